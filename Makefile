@@ -1,0 +1,31 @@
+# Every target sets up what it needs: `make check` and `make test` work on a fresh machine.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: install check test lint bench clean
+
+$(STAMP): pyproject.toml constraints.txt
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# The main job (until the sweep lands): run every claim check and write paper_checks.md.
+check: $(STAMP)
+	$(VENV)/bin/lrbnn check
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check theory lrbnn_core verification tests benchmarks
+	$(VENV)/bin/ruff format --check theory lrbnn_core verification tests benchmarks
+	$(VENV)/bin/mypy
+
+bench: $(STAMP)
+	$(PY) benchmarks/bench_kl_inverse.py
+
+clean:
+	rm -rf $(VENV)

@@ -1,0 +1,382 @@
+r"""PAC-Bayes bounds, Gaussian KL and parameter counts (claims P1, P2, D2, D3, T3.8).
+
+Loss bounded in :math:`[0, 1]`, ``n`` training samples, a prior fixed before seeing the data.
+Every function validates its arguments (see :mod:`theory._validation`) and broadcasts like a
+numpy ufunc; a scalar input gives a Python float.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from theory._validation import (
+    FloatArray,
+    as_float_array,
+    check_int_array,
+    check_interval,
+    check_open_unit,
+    check_probability,
+    scalar_or_array,
+)
+from theory.gaussian_kl import gaussian_kl, gaussian_kl_elementwise
+from theory.kl_inverse import kl_bernoulli, kl_inv_lower, kl_inv_upper
+
+__all__ = [
+    "catoni_bound",
+    "complexity_ratio",
+    "critical_rank",
+    "crossover_rank",
+    "gaussian_kl",
+    "gaussian_kl_elementwise",
+    "kl_bernoulli",
+    "kl_bound",
+    "kl_inv_lower",
+    "kl_inv_upper",
+    "log_term",
+    "mcallester_bound",
+    "param_counts",
+    "sample_convergence_bound",
+]
+
+
+def _kl(x: Any) -> FloatArray:
+    return check_interval(as_float_array(x, "kl", allow_inf=True), "kl", 0.0, np.inf)
+
+
+def log_term(n: Any, delta: Any) -> Any:
+    r"""The confidence term :math:`\ln(2\sqrt{n}/\delta)` of the McAllester/Maurer bound.
+
+    Parameters
+    ----------
+    n : int or integer array
+        Number of training samples, :math:`n \ge 1`.
+    delta : float or array_like
+        Confidence parameter in :math:`(0, 1)`.
+
+    References
+    ----------
+    Claim D2.
+
+    Examples
+    --------
+    >>> round(log_term(100, 0.05), 6)
+    5.991465
+    """
+    na = check_int_array(n, "n", low=1).astype(np.float64)
+    da = check_open_unit(delta, "delta")
+    return scalar_or_array(np.log(2.0) + 0.5 * np.log(na) - np.log(da), n, delta)
+
+
+def mcallester_bound(emp_risk: Any, kl: Any, n: Any, delta: Any) -> Any:
+    r"""McAllester's bound in Maurer's form (claim D2), not clipped to 1.
+
+    .. math::
+
+        L(Q) \le \hat L(Q) + \sqrt{\frac{\mathrm{KL}(Q\|P) + \ln(2\sqrt{n}/\delta)}{2n}}
+
+    Parameters
+    ----------
+    emp_risk : float or array_like
+        Empirical risk in :math:`[0, 1]`.
+    kl : float or array_like
+        :math:`\mathrm{KL}(Q\|P) \ge 0` in nats (``inf`` gives ``inf``).
+    n : int or integer array
+        Sample size :math:`\ge 1`.
+    delta : float or array_like
+        Confidence in :math:`(0, 1)`.
+
+    References
+    ----------
+    Claims D2 and T3.8.
+
+    Examples
+    --------
+    >>> round(mcallester_bound(0.1, 10.0, 1000, 0.05), 6)
+    0.192582
+    """
+    e = check_probability(emp_risk, "emp_risk")
+    k = _kl(kl)
+    lt = np.asarray(log_term(n, delta))
+    na = check_int_array(n, "n").astype(np.float64)
+    return scalar_or_array(e + np.sqrt((k + lt) / (2.0 * na)), emp_risk, kl, n, delta)
+
+
+def kl_bound(emp_risk: Any, kl: Any, n: Any, delta: Any) -> Any:
+    r"""The kl-inverse (Seeger/Maurer) bound, never looser than :func:`mcallester_bound`.
+
+    .. math::
+
+        L(Q) \le \mathrm{kl}^{-1}_{+}\Big(\hat L(Q),\,
+                 \frac{\mathrm{KL}(Q\|P) + \ln(2\sqrt{n}/\delta)}{n}\Big)
+
+    Parameters
+    ----------
+    emp_risk, kl, n, delta
+        As in :func:`mcallester_bound`.
+
+    References
+    ----------
+    ``CLAIMS.md`` section 5 (beyond the paper); Maurer (2004).
+
+    Examples
+    --------
+    >>> round(kl_bound(0.1, 10.0, 1000, 0.05), 6)
+    0.164476
+    """
+    e = check_probability(emp_risk, "emp_risk")
+    k = _kl(kl)
+    lt = np.asarray(log_term(n, delta))
+    na = check_int_array(n, "n").astype(np.float64)
+    return scalar_or_array(np.asarray(kl_inv_upper(e, (k + lt) / na)), emp_risk, kl, n, delta)
+
+
+def catoni_bound(emp_risk: Any, kl: Any, n: Any, delta: Any, *, lambdas: Any) -> Any:
+    r"""Catoni's bound, minimised over a grid of its parameter with a union bound.
+
+    For each :math:`C` in ``lambdas`` (Catoni 2007, Thm 1.2.6), with probability
+    :math:`\ge 1 - \delta/|\Lambda|`,
+
+    .. math::
+
+        L(Q) \le \frac{1 - \exp\!\big(-C \hat L(Q) - [\mathrm{KL}(Q\|P)
+                 + \ln(|\Lambda|/\delta)]/n\big)}{1 - e^{-C}},
+
+    and the union bound over the grid :math:`\Lambda` makes the minimum over :math:`C` valid
+    with probability :math:`\ge 1 - \delta`.
+
+    Parameters
+    ----------
+    emp_risk, kl, n, delta
+        As in :func:`mcallester_bound`.
+    lambdas : float or 1-D array_like
+        The grid of Catoni's parameter :math:`C > 0` (the bound's :math:`\lambda / n`), fixed
+        before seeing the data; at least one value.
+
+    References
+    ----------
+    ``CLAIMS.md`` section 5 (Catoni's bound, beyond the paper).
+
+    Examples
+    --------
+    >>> round(catoni_bound(0.1, 10.0, 1000, 0.05, lambdas=[0.5, 1.0, 2.0]), 6)
+    0.157785
+    """
+    e = check_probability(emp_risk, "emp_risk")
+    k = _kl(kl)
+    na = check_int_array(n, "n").astype(np.float64)
+    da = check_open_unit(delta, "delta")
+    lam = as_float_array(lambdas, "lambdas")
+    if lam.ndim > 1 or lam.size == 0:
+        raise ValueError(f"`lambdas` must be a non-empty 1-D grid; got shape {lam.shape}")
+    check_interval(lam, "lambdas", 0.0, np.inf, low_open=True)
+    lam = lam.reshape(-1)
+    e, k, na, da = np.broadcast_arrays(e, k, na, da)
+    penalty = (k + np.log(lam.size) - np.log(da)) / na
+    grid = lam.reshape((-1,) + (1,) * e.ndim)
+    # -expm1(-x) = 1 - e^{-x} without cancellation for small C and small exponents.
+    values = -np.expm1(-grid * e - penalty) / -np.expm1(-grid)
+    return scalar_or_array(values.min(axis=0), emp_risk, kl, n, delta)
+
+
+def sample_convergence_bound(mc_risk: Any, n_samples: Any, delta: Any) -> Any:
+    r"""Upper bound on the Gibbs risk :math:`\hat L(Q)` from a Monte Carlo estimate.
+
+    With :math:`n_s` posterior samples giving the average :math:`\hat L_{MC}`, with probability
+    :math:`\ge 1 - \delta` over the samples (Langford and Caruana, 2001),
+
+    .. math:: \hat L(Q) \le \mathrm{kl}^{-1}_{+}(\hat L_{MC}, \ln(2/\delta) / n_s).
+
+    Parameters
+    ----------
+    mc_risk : float or array_like
+        Monte Carlo risk in :math:`[0, 1]`.
+    n_samples : int or integer array
+        Number of posterior samples :math:`\ge 1`.
+    delta : float or array_like
+        Confidence in :math:`(0, 1)`.
+
+    References
+    ----------
+    ``CLAIMS.md`` section 5 (sample-convergence bound).
+
+    Examples
+    --------
+    >>> round(sample_convergence_bound(0.05, 1000, 0.01), 6)
+    0.075651
+    """
+    r = check_probability(mc_risk, "mc_risk")
+    ns = check_int_array(n_samples, "n_samples").astype(np.float64)
+    da = check_open_unit(delta, "delta")
+    out = np.asarray(kl_inv_upper(r, np.log(2.0 / da) / ns))
+    return scalar_or_array(out, mc_risk, n_samples, delta)
+
+
+def _shape_and_rank(m: Any, n: Any, r: Any) -> tuple[NDArray[np.int64], ...]:
+    ma = check_int_array(m, "m")
+    na = check_int_array(n, "n")
+    ra = check_int_array(r, "r")
+    ma, na, ra = np.broadcast_arrays(ma, na, ra)
+    top = np.minimum(ma, na)
+    bad = ra > top
+    if bad.any():
+        i = np.flatnonzero(bad.reshape(-1))[0]
+        raise ValueError(
+            f"`r` must be an int in [1, min(m, n)] = [1, {top.reshape(-1)[i]}]; "
+            f"got {ra.reshape(-1)[i]}"
+        )
+    return ma, na, ra
+
+
+def _int_or_array(x: NDArray[np.int64], *inputs: Any) -> Any:
+    if all(np.ndim(v) == 0 for v in inputs):
+        return int(x)
+    return x
+
+
+def param_counts(m: Any, n: Any, r: Any) -> dict[str, Any]:
+    r"""Variational parameters and stochastic scalars of one m x n layer (claim P1).
+
+    .. math::
+
+        \text{mean field: } 2mn, \quad \text{low rank: } 2r(m+n), \quad
+        D_{full} = mn, \quad D_{LR} = r(m+n)
+
+    Parameters
+    ----------
+    m, n : int or integer array
+        Layer shape, :math:`\ge 1`.
+    r : int or integer array
+        Rank in :math:`[1, \min(m, n)]`.
+
+    Returns
+    -------
+    dict
+        ``mean_field``, ``low_rank``, ``d_full``, ``d_low_rank`` (ints for scalar input).
+
+    References
+    ----------
+    Claims P1 and P2.
+
+    Examples
+    --------
+    >>> param_counts(784, 1200, 25)["low_rank"]
+    99200
+    """
+    ma, na, ra = _shape_and_rank(m, n, r)
+    d_full = ma * na
+    d_lr = ra * (ma + na)
+    return {
+        "mean_field": _int_or_array(2 * d_full, m, n, r),
+        "low_rank": _int_or_array(2 * d_lr, m, n, r),
+        "d_full": _int_or_array(d_full, m, n, r),
+        "d_low_rank": _int_or_array(d_lr, m, n, r),
+    }
+
+
+def complexity_ratio(m: Any, n: Any, r: Any) -> Any:
+    r"""Ratio of the low-rank to the full-rank complexity term of claim T3.8.
+
+    .. math:: \sqrt{\frac{r (m + n)}{m n}} = \sqrt{r \Big(\frac1m + \frac1n\Big)}
+
+    Parameters
+    ----------
+    m, n : int or integer array
+        Layer shape, :math:`\ge 1`.
+    r : int or integer array
+        Rank in :math:`[1, \min(m, n)]`.
+
+    References
+    ----------
+    Claim T3.8.
+
+    Examples
+    --------
+    >>> round(complexity_ratio(100, 100, 2), 6)
+    0.2
+    """
+    ma, na, ra = _shape_and_rank(m, n, r)
+    value = np.sqrt(ra * (ma + na) / (ma * na).astype(np.float64))
+    return scalar_or_array(value, m, n, r)
+
+
+def _layer_dims(m: Any, n: Any) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    ma = check_int_array(m, "m").reshape(-1)
+    na = check_int_array(n, "n").reshape(-1)
+    if ma.shape != na.shape:
+        raise ValueError(
+            f"`m` and `n` must list the same number of layers; got {ma.size} and {na.size}"
+        )
+    return ma, na
+
+
+def crossover_rank(m: Any, n: Any) -> float:
+    r"""The rank at which the low-rank and full-rank stochastic dimensions are equal.
+
+    .. math:: r^\times = \frac{\sum_l m_l n_l}{\sum_l (m_l + n_l)},
+        \qquad r\,(m + n) = m n \text{ for one layer}
+
+    Below it the factorisation has fewer stochastic scalars (claim P2); with equal per-coordinate
+    KLs the two T3.8 bounds meet there.
+
+    Parameters
+    ----------
+    m, n : int or 1-D integer array
+        Output and input widths of each layer (equal lengths).
+
+    References
+    ----------
+    Claims P2, T3.8 and F4.
+
+    Examples
+    --------
+    >>> crossover_rank(100, 100)
+    50.0
+    """
+    ma, na = _layer_dims(m, n)
+    return float(np.sum(ma * na) / np.sum(ma + na))
+
+
+def critical_rank(
+    m: Any, n: Any, *, c_max: Any, n_samples: Any, delta: Any, emp_risk: Any = 0.0
+) -> int:
+    r"""The largest common rank whose low-rank McAllester bound (T3.8) stays below 1.
+
+    .. math::
+
+        r^\ast = \max\Big\{ r \in [1, \min_l \min(m_l, n_l)] :
+            \hat L + \sqrt{\frac{C_{max}\, r \sum_l (m_l + n_l) + \ln(2\sqrt N/\delta)}{2N}} < 1
+        \Big\}
+
+    and 0 when even rank 1 is vacuous.
+
+    Parameters
+    ----------
+    m, n : int or 1-D integer array
+        Output and input widths of each factorised layer (all take the same rank).
+    c_max : float
+        Per-coordinate KL :math:`C_{max} \ge 0` (nats per stochastic scalar).
+    n_samples : int
+        Training-set size :math:`N \ge 1`.
+    delta : float
+        Confidence in :math:`(0, 1)`.
+    emp_risk : float, optional
+        Empirical risk :math:`\hat L \in [0, 1]`.
+
+    References
+    ----------
+    Claims T3.8 and F4.
+
+    Examples
+    --------
+    >>> critical_rank(100, 100, c_max=1.0, n_samples=10000, delta=0.05)
+    99
+    """
+    ma, na = _layer_dims(m, n)
+    c = float(check_interval(as_float_array(c_max, "c_max"), "c_max", 0.0, np.inf))
+    ranks = np.arange(1, int(np.min(np.minimum(ma, na))) + 1)
+    bounds = mcallester_bound(emp_risk, c * ranks * float(np.sum(ma + na)), n_samples, delta)
+    ok = np.flatnonzero(np.asarray(bounds) < 1.0)
+    return int(ranks[ok[-1]]) if ok.size else 0

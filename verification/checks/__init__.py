@@ -1,0 +1,1 @@
+"""Check functions of the claim registry, one module per group of claims."""
