@@ -16,8 +16,10 @@ install: $(STAMP)
 check: $(STAMP)
 	$(VENV)/bin/lrbnn check
 
+# pytest's exit code 5 (no tests collected) is a failure here, never a pass.
 test: $(STAMP)
-	$(PY) -m pytest
+	@$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; fi; exit $$rc
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check theory lrbnn_core verification tests benchmarks

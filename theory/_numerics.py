@@ -19,8 +19,12 @@ def x_minus_log1p(x: FloatArray) -> FloatArray:
     Accurate to a few ulps relative everywhere: a Taylor series near 0, the direct form elsewhere
     (where the two terms no longer cancel). :math:`\psi(-1) = +\infty`.
     """
-    small = np.abs(x) < _SERIES_CUTOFF
-    series = x * x * (0.5 - x * (1.0 / 3.0 - x * (0.25 - x / 5.0)))
+    x = np.asarray(x, dtype=np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
-        direct = x - np.log1p(x)
-    return np.where(small, series, direct)
+        out = np.asarray(x - np.log1p(x))
+    # Patch only the few points near 0 (cheaper than evaluating both forms everywhere).
+    small = np.abs(x) < _SERIES_CUTOFF
+    if small.any():
+        xs = x[small]
+        out[small] = xs * xs * (0.5 - xs * (1.0 / 3.0 - xs * (0.25 - xs / 5.0)))
+    return out

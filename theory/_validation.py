@@ -137,7 +137,7 @@ def scalar_or_array(result: NDArray[Any], *inputs: Any) -> Any:
 
 def check_positive(x: object, name: str) -> FloatArray:
     """Finite values > 0 (scales, standard deviations)."""
-    return check_interval(as_float_array(x, name), name, 0.0, np.inf, low_open=True)
+    return check_interval(as_float_array(x, name), name, 0.0, np.inf, low_open=True, high_open=True)
 
 
 def check_probability(x: object, name: str) -> FloatArray:

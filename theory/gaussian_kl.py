@@ -15,6 +15,7 @@ from theory._validation import FloatArray, as_float_array, check_positive
 
 __all__ = ["gaussian_kl", "gaussian_kl_elementwise"]
 
+
 def gaussian_kl_elementwise(mu_q: Any, sigma_q: Any, mu_p: Any, sigma_p: Any) -> FloatArray:
     r"""Per-element KL divergences between two Gaussians, broadcast.
 
@@ -55,7 +56,12 @@ def gaussian_kl_elementwise(mu_q: Any, sigma_q: Any, mu_p: Any, sigma_p: Any) ->
     d = (sq - sp) / sp
     x = d * (2.0 + d)
     z = (mq - mp) / sp
-    out: FloatArray = 0.5 * (x_minus_log1p(x) + z * z)
+    # Near rho = 1, psi(x) = x - log1p(x) with x = rho^2 - 1 avoids the cancellation; far from it
+    # log1p(x) would be formed from x ~ -1 and lose rho^2's digits, so take 2 ln rho from the logs.
+    with np.errstate(divide="ignore"):
+        far = x - 2.0 * (np.log(sq) - np.log(sp))
+    scale_term = np.where(np.abs(x) < 0.5, x_minus_log1p(x), far)
+    out: FloatArray = 0.5 * (scale_term + z * z)
     if not np.all(np.isfinite(out)):
         raise ValueError(
             "gaussian_kl overflowed: the scale ratio sigma_q/sigma_p or the standardised mean "

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from tests.theory import _mp_reference as ref
 from theory.kl_inverse import SAFETY_MARGIN, kl_bernoulli, kl_inv_lower, kl_inv_upper
+from verification import oracles as ref
 from verification.strategies import kl_budgets, probabilities
 
 #: The accuracy promised by the API (absolute, in p).
@@ -53,6 +53,7 @@ def test_kl_inv_lower_matches_mpmath_and_is_conservative(q: float, c: float) -> 
 @given(q=probabilities(), p=probabilities())
 @example(q=0.3, p=0.3 + 1e-12)
 @example(q=1e-300, p=0.5)
+@example(q=2.225073858507203e-309, p=0.5)
 def test_kl_bernoulli_matches_mpmath(q: float, p: float) -> None:
     value = kl_bernoulli(q, p)
     if (p in (0.0, 1.0)) and q != p:
@@ -97,6 +98,7 @@ def test_kl_inv_upper_million_points_in_one_call(rng: np.random.Generator) -> No
 
 
 @given(q=probabilities(), c=kl_budgets())
+@example(q=2.2250738585e-313, c=1.0)
 def test_kl_inv_upper_properties(q: float, c: float) -> None:
     """>= q, equal at c = 0, kl(q, p) >= c, below Pinsker (up to the safety margin)."""
     p = kl_inv_upper(q, c)
@@ -165,3 +167,18 @@ def test_kl_inverse_rejects_wrong_types() -> None:
         kl_inv_upper(0.5, True)
     with pytest.raises(ValueError, match="`p` must be a float in"):
         kl_bernoulli(0.5, 1.2)
+
+
+@given(q=st.floats(min_value=1e-6, max_value=1.0 - 1e-6))
+def test_kl_inverse_start_series_matches_symbolic_derivation(q: float) -> None:
+    """The Newton start's series coefficients are the sympy-derived ones (theory.symbolic)."""
+    import sympy as sp
+
+    from theory.kl_inverse import _series_coefficients
+    from theory.symbolic.kl_inverse_series import kl_inv_upper_coefficients
+    from theory.symbolic.symbols import q as q_sym
+
+    numeric = _series_coefficients(np.array([q]), np.array([1.0 - q]))
+    for num, expr in zip(numeric, kl_inv_upper_coefficients(3), strict=True):
+        exact = float(sp.N(expr.subs(q_sym, sp.Float(q, 40)), 30))
+        assert math.isclose(float(num[0]), exact, rel_tol=1e-12, abs_tol=1e-12)
