@@ -159,36 +159,70 @@ _CHK = "verification.checks"
 
 CLAIMS: tuple[Claim, ...] = (
     # 1. Parameter counts
-    _c("P1", "Variational parameters per m x n layer: mean-field 2mn, low-rank 2r(m+n); "
-       "stochastic scalars D_full = mn, D_LR = r(m+n).", _N,
-       f"{_CHK}.counts:check_p1", {"max_dim": 24}, {"max_dim": 60},
-       "tests/verification/test_counts.py"),
-    _c("P2", "Reduction factor mn / (r(m+n)); > 1 iff r < mn/(m+n).", _N,
-       f"{_CHK}.counts:check_p2", {"max_dim": 60}, {"max_dim": 200},
-       "tests/verification/test_counts.py"),
-    _c("P3", "Reported model sizes follow from P1 (MNIST MLP 245,810 vs 4,788,010, 19.5x; SST-2 "
-       "Transformer 1.47M vs 19.84M vs 49.61M, 13x, 33x).", _N,
-       f"{_CHK}.counts:check_p3", {}, {}, "tests/verification/test_counts.py"),
+    _c(
+        "P1",
+        "Variational parameters per m x n layer: mean-field 2mn, low-rank 2r(m+n); "
+        "stochastic scalars D_full = mn, D_LR = r(m+n).",
+        _N,
+        f"{_CHK}.counts:check_p1",
+        {"max_dim": 24},
+        {"max_dim": 60},
+        "tests/verification/test_counts.py",
+    ),
+    _c(
+        "P2",
+        "Reduction factor mn / (r(m+n)); > 1 iff r < mn/(m+n).",
+        _N,
+        f"{_CHK}.counts:check_p2",
+        {"max_dim": 60},
+        {"max_dim": 200},
+        "tests/verification/test_counts.py",
+    ),
+    _c(
+        "P3",
+        "Reported model sizes follow from P1 (MNIST MLP 245,810 vs 4,788,010, 19.5x; SST-2 "
+        "Transformer 1.47M vs 19.84M vs 49.61M, 13x, 33x).",
+        _N,
+        f"{_CHK}.counts:check_p3",
+        {},
+        {},
+        "tests/verification/test_counts.py",
+    ),
     # 2. Geometry of the induced posterior
     _c("D3.1", "q_W is the push-forward of q(A, B) under (A, B) -> A B^T.", _N),
     _c("L3.2", "Every sample W = A B^T has rank <= r, so q_W(R_r) = 1.", _N),
     _c("L3.3", "R_r is Lebesgue-null when r < min(m, n) (all (r+1)-minors vanish).", _S),
     _c("T3.4", "q_W is singular w.r.t. Lebesgue measure when r < min(m, n).", _N),
-    _c("G1", "Rank-r matrices form a manifold of dimension r(m+n-r); Jacobian rank of "
-       "(A, B) -> A B^T is r(m+n-r); gauge gap r^2.", _N),
+    _c(
+        "G1",
+        "Rank-r matrices form a manifold of dimension r(m+n-r); Jacobian rank of "
+        "(A, B) -> A B^T is r(m+n-r); gauge gap r^2.",
+        _N,
+    ),
     _c("G2", "For r >= min(m, n), q_W is absolutely continuous (Jacobian rank mn).", _N),
     # 3. Covariance of weight entries
     _c("L3.5", "Cov(W_ij, W_i'j') = sum_k (E[A_ik A_i'k] E[B_jk B_j'k] - E A E A E B E B).", _S),
     _c("L3.5a", "Gaussian-factor covariance formula, E[W] = muA muB^T, Var(W_ij) formula.", _S),
-    _c("L3.5b", "Entries sharing no row or column are independent; sharing a row or column, "
-       "correlated in general; mean-field covariance diagonal.", _ST),
+    _c(
+        "L3.5b",
+        "Entries sharing no row or column are independent; sharing a row or column, "
+        "correlated in general; mean-field covariance diagonal.",
+        _ST,
+    ),
     _c("B3", "Cov(XY, UV) = E[XU]E[YV] - E[X]E[U]E[Y]E[V] for independent (X,U) and (Y,V).", _S),
     _c("F1", "Variance matching: Var(mean W_ij) = r vA vB.", _S),
-    _c("F2", "SVD warm start gives W_r; balanced factors have ||muA||_2^2 = ||W||_2 and "
-       "||muA||_F^2 = ||W||_*.", _N),
+    _c(
+        "F2",
+        "SVD warm start gives W_r; balanced factors have ||muA||_2^2 = ||W||_2 and "
+        "||muA||_F^2 = ||W||_*.",
+        _N,
+    ),
     # 4. Eckart-Young-Mirsky
-    _c("C3", "W_r minimises ||W - M|| over rank(M) <= r (Frobenius and spectral); tail "
-       "identities.", _F),
+    _c(
+        "C3",
+        "W_r minimises ||W - M|| over rank(M) <= r (Frobenius and spectral); tail identities.",
+        _F,
+    ),
     _c("C4", "||A x||_2 <= ||A||_F ||x||_2.", _F),
     _c("T3.6", "|E l(W* x, y) - E l(W*_r x, y)| <= L R sigma_{>r}.", _F),
     _c("T3.6s", "The same with sigma_{r+1} in place of sigma_{>r} (not in the paper).", _F),
@@ -199,29 +233,64 @@ CLAIMS: tuple[Claim, ...] = (
     _c("C9", "Softmax cross-entropy is sqrt(2)-Lipschitz in the logits.", _N),
     _c("CT", "The paper's table of Lipschitz and smoothness constants of common losses.", _N),
     # 5. PAC-Bayes
-    _c("D2", "McAllester (Maurer form): w.p. >= 1 - delta, for all Q, L(Q) <= L^(Q) + "
-       "sqrt((KL + ln(2 sqrt(N)/delta)) / 2N).", _ST,
-       f"{_CHK}.coverage:check_d2", {"n_trials": 4000}, {"n_trials": 40000},
-       "tests/verification/test_coverage.py"),
-    _c("D3", "For product measures KL(Q||P) = sum_i KL(q_i||p_i) <= C_max D.", _N,
-       f"{_CHK}.pac_bayes_claims:check_d3", {"n_cases": 200}, {"n_cases": 2000},
-       "tests/verification/test_pac_bayes_claims.py"),
-    _c("T3.8", "Full-rank vs low-rank McAllester bounds; complexity ratio "
-       "sqrt(r (1/d_in + 1/d_out)).", _S,
-       f"{_CHK}.pac_bayes_claims:check_t38", {"max_dim": 64}, {"max_dim": 256},
-       "tests/verification/test_pac_bayes_claims.py"),
-    _c("T3.8c", "Low rank is tighter iff C_LR r (d_in + d_out) < C_full d_in d_out; rests on "
-       "comparable per-coordinate KLs.", _N,
-       f"{_CHK}.pac_bayes_claims:check_t38c", {"n_cases": 2000}, {"n_cases": 20000},
-       "tests/verification/test_pac_bayes_claims.py"),
-    _c("KLF", "KL(q_W || p_W) is infinite for Lebesgue-continuous p_W when r < min(m, n); "
-       "KL(q_W || T#P) <= KL(Q || P).", _N,
-       f"{_CHK}.klf:check_klf", {"n_mc": 20000}, {"n_mc": 400000},
-       "tests/verification/test_klf.py"),
-    _c("F4", "Fig. 4 (two-layer LSTM, H = 64, 15 features, N = 29,213, delta = 0.05): full "
-       "rank 1.960, non-vacuous for r <= 11, curves meet near r = 44, 1.309 at the used ranks.",
-       _N, f"{_CHK}.pac_bayes_claims:check_f4", {}, {},
-       "tests/verification/test_pac_bayes_claims.py"),
+    _c(
+        "D2",
+        "McAllester (Maurer form): w.p. >= 1 - delta, for all Q, L(Q) <= L^(Q) + "
+        "sqrt((KL + ln(2 sqrt(N)/delta)) / 2N).",
+        _ST,
+        f"{_CHK}.coverage:check_d2",
+        {"n_trials": 4000},
+        {"n_trials": 40000},
+        "tests/verification/test_coverage.py",
+    ),
+    _c(
+        "D3",
+        "For product measures KL(Q||P) = sum_i KL(q_i||p_i) <= C_max D.",
+        _N,
+        f"{_CHK}.pac_bayes_claims:check_d3",
+        {"n_cases": 200},
+        {"n_cases": 2000},
+        "tests/verification/test_pac_bayes_claims.py",
+    ),
+    _c(
+        "T3.8",
+        "Full-rank vs low-rank McAllester bounds; complexity ratio sqrt(r (1/d_in + 1/d_out)).",
+        _S,
+        f"{_CHK}.pac_bayes_symbolic:check_t38",
+        {"max_dim": 64},
+        {"max_dim": 256},
+        "tests/verification/test_pac_bayes_symbolic.py",
+    ),
+    _c(
+        "T3.8c",
+        "Low rank is tighter iff C_LR r (d_in + d_out) < C_full d_in d_out; rests on "
+        "comparable per-coordinate KLs.",
+        _N,
+        f"{_CHK}.pac_bayes_symbolic:check_t38c",
+        {"n_cases": 2000},
+        {"n_cases": 20000},
+        "tests/verification/test_pac_bayes_symbolic.py",
+    ),
+    _c(
+        "KLF",
+        "KL(q_W || p_W) is infinite for Lebesgue-continuous p_W when r < min(m, n); "
+        "KL(q_W || T#P) <= KL(Q || P).",
+        _N,
+        f"{_CHK}.klf:check_klf",
+        {"n_mc": 20000},
+        {"n_mc": 400000},
+        "tests/verification/test_klf.py",
+    ),
+    _c(
+        "F4",
+        "Fig. 4 (two-layer LSTM, H = 64, 15 features, N = 29,213, delta = 0.05): full "
+        "rank 1.960, non-vacuous for r <= 11, curves meet near r = 44, 1.309 at the used ranks.",
+        _N,
+        f"{_CHK}.pac_bayes_claims:check_f4",
+        {},
+        {},
+        "tests/verification/test_pac_bayes_claims.py",
+    ),
     # 6. Gaussian complexity
     _c("E4", "Assumption: ||A_i||_2 <= C_i^A, ||B_i||_2 <= C_i^B almost surely.", _N),
     _c("E5", "Then rank(W_i) <= r_i and ||W_i||_2 <= C_i.", _F),

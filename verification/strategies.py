@@ -11,14 +11,18 @@ from typing import Any
 from hypothesis import strategies as st
 
 __all__ = [
+    "catoni_grids",
     "confidences",
     "gaussian_params",
     "kl_budgets",
+    "kl_ceilings",
     "kl_values",
     "layer_shapes",
     "probabilities",
+    "product_factor_params",
     "sample_sizes",
     "scales",
+    "small_kl_budget_pairs",
 ]
 
 
@@ -73,3 +77,38 @@ def layer_shapes(draw: Any, *, max_dim: int = 64) -> tuple[int, int, int]:
     n = draw(st.integers(min_value=1, max_value=max_dim))
     r = draw(st.integers(min_value=1, max_value=min(m, n)))
     return m, n, r
+
+
+def kl_ceilings(*, min_value: float = 1e-3, max_value: float = 10.0) -> st.SearchStrategy[float]:
+    """Per-coordinate KL ceilings C_max > 0 of claims D3 and T3.8, in nats."""
+    return st.floats(min_value=min_value, max_value=max_value)
+
+
+def catoni_grids(*, max_size: int = 8) -> st.SearchStrategy[list[float]]:
+    """Non-empty grids of Catoni's parameter C > 0 (small and large C alike)."""
+    return st.lists(st.floats(min_value=1e-3, max_value=50.0), min_size=1, max_size=max_size)
+
+
+@st.composite
+def small_kl_budget_pairs(draw: Any, *, max_scaled: float = 0.1) -> tuple[float, float]:
+    """(q, c) with q in [1e-3, 1 - 1e-3] and a budget small against q (1 - q).
+
+    c = u^2 q (1 - q) with u = sqrt(c / (q (1 - q))) in [1e-4, max_scaled]: the regime where the
+    small-c series of the upper kl-inverse (in powers of sqrt(c)) converges fast.
+    """
+    q = draw(st.floats(min_value=1e-3, max_value=1.0 - 1e-3))
+    u = draw(st.floats(min_value=1e-4, max_value=max_scaled))
+    return q, u * u * q * (1.0 - q)
+
+
+@st.composite
+def product_factor_params(draw: Any) -> tuple[float, float, float, float, float]:
+    """(mu_a, sigma_a, mu_b, sigma_b, prior_std) of a product W = a b of two Gaussians (KLF).
+
+    Scales at least 0.3 and |means| at most 2 (std/|mean| >= 0.15): the range in which the
+    quadrature of theory.singular_kl resolves the density with its default nodes.
+    """
+    mean = st.floats(min_value=-2.0, max_value=2.0)
+    std = st.floats(min_value=0.3, max_value=2.0)
+    prior = st.floats(min_value=0.5, max_value=2.0)
+    return (draw(mean), draw(std), draw(mean), draw(std), draw(prior))
