@@ -1,7 +1,7 @@
 """The ``lrbnn`` command line (also ``python -m verification``).
 
-Only commands that do something real are offered: ``check`` now; ``sweep`` and ``figures``
-arrive with the issues that build them.
+Only commands that do something real are offered: ``check`` and ``figures`` now; ``sweep``
+arrives with the issue that builds it.
 """
 
 from __future__ import annotations
@@ -62,7 +62,25 @@ def _parser() -> argparse.ArgumentParser:
         help="check only these claim ids and print their rows",
     )
     check.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    figures = sub.add_parser(
+        "figures",
+        help="regenerate every theory figure",
+        description="Regenerate every theory figure (PNG) into a folder.",
+    )
+    figures.add_argument("--out", type=Path, default=Path("figures"), help="default figures/")
+    figures.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     return parser
+
+
+def _figures(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from verification.figures import make_figures
+
+    out: Path = args.out
+    if out.exists() and not out.is_dir():
+        parser.error(f"--out must be a folder; got the file {out}")
+    for path in make_figures(out, progress=not args.no_progress):
+        print(f"wrote {path}")
+    return 0
 
 
 def _check(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
@@ -101,5 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "check":
         return _check(args, parser)
+    if args.command == "figures":
+        return _figures(args, parser)
     parser.print_help(sys.stderr)
     return 2

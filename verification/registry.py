@@ -286,10 +286,10 @@ CLAIMS: tuple[Claim, ...] = (
         "Fig. 4 (two-layer LSTM, H = 64, 15 features, N = 29,213, delta = 0.05): full "
         "rank 1.960, non-vacuous for r <= 11, curves meet near r = 44, 1.309 at the used ranks.",
         _N,
-        f"{_CHK}.pac_bayes_claims:check_f4",
+        f"{_CHK}.lstm_f4:check_f4",
         {},
         {},
-        "tests/verification/test_pac_bayes_claims.py",
+        "tests/verification/test_lstm_f4.py",
     ),
     # 6. Gaussian complexity
     _c("E4", "Assumption: ||A_i||_2 <= C_i^A, ||B_i||_2 <= C_i^B almost surely.", _N),

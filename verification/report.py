@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from tqdm import tqdm
 
+from verification.figures import figures_for_claim
 from verification.registry import CLAIMS, Claim, Outcome, Profile, Verdict, claim_rng
 
 __all__ = ["ClaimResult", "render_markdown", "run_claims"]
@@ -70,8 +71,11 @@ def render_markdown(results: Iterable[ClaimResult], *, profile: Profile) -> str:
     ]
     for r in results:
         c = r.claim
+        evidence = _cell(r.outcome.evidence)
+        for name in figures_for_claim(c.id):
+            evidence += f" Figure: [figures/{name}](figures/{name}) (`lrbnn figures`)."
         lines.append(
             f"| {c.id} | {_cell(c.statement)} | {c.kind.value} | **{r.outcome.verdict.value}** "
-            f"| {_cell(r.outcome.evidence)} | `{_cell(c.reproduce)}` |"
+            f"| {evidence} | `{_cell(c.reproduce)}` |"
         )
     return "\n".join(lines) + "\n"

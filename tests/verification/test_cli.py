@@ -1,0 +1,91 @@
+"""The ``lrbnn`` command line: check, figures, bad arguments, and the markdown it writes."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from verification.cli import main
+from verification.registry import CLAIMS, Outcome, Profile, Verdict, claim_by_id
+from verification.report import ClaimResult, render_markdown
+
+
+def test_check_only_prints_the_rows_and_writes_nothing(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["check", "--only", "P3", "E17", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"^\| P3 \| .* \| \*\*reproduced\*\* \|", out, re.M)
+    assert re.search(r"^\| E17 \| .* \| \*\*pending\*\* \|", out, re.M)
+    assert not (tmp_path / "paper_checks.md").exists()
+
+
+def test_check_writes_the_requested_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    target = tmp_path / "sub" / "checks.md"
+    assert main(["check", "--only", "P1", "--out", str(target), "--no-progress"]) == 0
+    assert f"wrote {target}" in capsys.readouterr().out
+    assert target.read_text().count("\n| P1 |") == 1
+    assert [p.name for p in target.parent.iterdir()] == ["checks.md"]  # no temp files left
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["check", "--only", "Z9"], "unknown claim id 'Z9'"),
+        (["check", "--profile", "huge"], "invalid choice: 'huge'"),
+        (["sweep"], "invalid choice: 'sweep'"),
+    ],
+)
+def test_bad_arguments_exit_2_with_one_line_reason(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_check_out_must_not_be_a_directory(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["check", "--only", "P1", "--out", str(tmp_path)])
+    assert exc.value.code == 2
+
+
+def test_no_command_prints_help_and_fails(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([]) == 2
+    assert "usage: lrbnn" in capsys.readouterr().err
+
+
+def test_figures_writes_pngs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["figures", "--out", str(tmp_path), "--no-progress"]) == 0
+    pngs = sorted(p.name for p in tmp_path.glob("*.png"))
+    assert pngs == ["F4_pac_bayes_lstm.png"]
+    assert (tmp_path / pngs[0]).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_python_dash_m_verification_is_the_same_cli() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "verification", "check", "--help"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0
+    assert "--profile" in proc.stdout
+
+
+def test_render_markdown_has_one_row_per_claim_and_escapes_pipes() -> None:
+    results = [ClaimResult(c, Outcome(Verdict.PENDING, "a | b"), 0.0) for c in CLAIMS]
+    text = render_markdown(results, profile=Profile.QUICK)
+    for c in CLAIMS:
+        # the row pattern the project's pre-stop hook looks for
+        assert len(re.findall(rf"^\| {re.escape(c.id)} \|", text, re.M)) == 1
+    assert r"a \| b" in text
+    kl_row = next(line for line in text.splitlines() if line.startswith("| KLF |"))
+    assert kl_row.count(" | ") == 5  # six cells: pipes inside cells are escaped
+    assert claim_by_id("KLF").statement.split("||")[0] in kl_row.replace(r"\|", "|")

@@ -1,0 +1,40 @@
+"""Every theory figure, by file name; ``lrbnn figures`` regenerates them all.
+
+File names start with the claim id they illustrate, so ``paper_checks.md`` links each figure
+from its claim's row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from tqdm import tqdm
+
+__all__ = ["FIGURES", "figures_for_claim", "make_figures"]
+
+
+def _f4(path: Path) -> Path:
+    from verification.checks.lstm_f4 import plot_f4
+
+    return plot_f4(path)
+
+
+#: file name -> function drawing it to a given path
+FIGURES: dict[str, Callable[[Path], Path]] = {
+    "F4_pac_bayes_lstm.png": _f4,
+}
+
+
+def make_figures(out_dir: Path, *, progress: bool = True) -> list[Path]:
+    """Draw every figure into ``out_dir`` (created if needed); return the written paths."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, draw in tqdm(FIGURES.items(), desc="lrbnn figures", unit="fig", disable=not progress):
+        written.append(draw(out_dir / name))
+    return written
+
+
+def figures_for_claim(claim_id: str) -> list[str]:
+    """The registered figure file names that illustrate this claim."""
+    return sorted(name for name in FIGURES if name.split("_", 1)[0] == claim_id)
