@@ -1,8 +1,10 @@
 """Trainable low-rank Bayesian models in PyTorch (layers, training, certificates).
 
-The layers themselves land with a later issue; this package already exists so that the import
-directions of the toolkit (``theory`` never imports torch, ``lrbnn_core`` never imports sympy or
-hypothesis) are fixed and tested from the start.
+The layers land with a later issue. Already here: the differentiable kl-inverse, so that a
+kl-bound can be a training objective. Import directions are fixed and tested: ``lrbnn_core``
+never imports sympy or hypothesis.
 """
 
-__all__: list[str] = []
+from lrbnn_core.kl_inverse import kl_inv_upper_torch
+
+__all__ = ["kl_inv_upper_torch"]
