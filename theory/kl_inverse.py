@@ -169,7 +169,8 @@ def _newton_from_above(alpha: FloatArray, beta: FloatArray, c: FloatArray) -> Fl
         sc = np.sqrt(cc)
         a1, a2, a3 = _series_coefficients(a, b)
         series = sc * (a1 + sc * (a2 + sc * a3))
-        s_ser = (1.0 + 2.0 * (cc / ab) ** 1.5 + 1e-13) * series / b
+        rel = cc / ab
+        s_ser = (1.0 + 2.0 * rel * np.sqrt(rel) + 1e-13) * series / b
         t = -np.log1p(-s_ser)
         g_ser = b * t - a * np.log1p(ratio * s_ser) - cc
         bad = ~((s_ser > 0.0) & (s_ser < 1.0) & (g_ser > 0.0))
@@ -192,21 +193,34 @@ def _newton_from_above(alpha: FloatArray, beta: FloatArray, c: FloatArray) -> Fl
     for _ in range(_MAX_ITER):
         if active.size == 0:
             break
-        s = -np.expm1(-ta)
+        s = np.expm1(-ta)
+        np.negative(s, out=s)
         disp = ba * s
-        g = ba * ta - aa * np.log1p(ra * s) - ca
+        g = np.log1p(ra * s)
+        g *= aa
+        np.subtract(ba * ta, g, out=g)
+        g -= ca
+        apd = aa + disp
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            step = g * (aa + disp) / disp
+            step = g * apd
+            step /= disp
             # Newton's error after this step is about step^2 g''/(2 g'), with g''/g' =
-            # alpha (beta - D) / (D (alpha + D)); stop once that is below rounding of t (the
-            # iterate stays above the root either way: stopping early costs accuracy, not safety).
-            predicted = step * step * aa * (ba - disp) / (2.0 * disp * (aa + disp))
+            # alpha (beta - D) / (D (alpha + D)) <= alpha / (D (alpha + D)); stop once that is
+            # below rounding of t (the iterate stays above the root either way: stopping early
+            # costs accuracy, not safety).
+            predicted = step * step
+            predicted *= aa
+            predicted /= 2.0 * disp * apd
         # Converged once g is within its own rounding noise (the two O(D) terms cancel, so g
         # carries an absolute error of a few eps (beta t + c)) or the step is below rounding of t.
-        noise = _EPS8 * (ba * ta + ca)
-        moving = (g > noise) & (step > 4.0 * _EPS * ta)
+        noise = ba * ta
+        noise += ca
+        noise *= _EPS8
+        moving = g > noise
+        moving &= step > 4.0 * _EPS * ta
         ta = np.where(moving, ta - step, ta)
-        keep = moving & ~(predicted <= _EPS * ta)
+        keep = predicted > _EPS * ta
+        keep &= moving
         n_keep = int(np.count_nonzero(keep))
         if n_keep <= keep.size // 2:
             t[active] = ta
@@ -229,7 +243,7 @@ def _prepare(q: Any, c: Any) -> tuple[FloatArray, FloatArray]:
 
 #: Points per block: the solver chains dozens of elementwise passes, which run several times
 #: faster on blocks that stay in the CPU cache than on arrays of millions of points.
-_BLOCK = 1 << 14
+_BLOCK = 1 << 15
 
 
 def _chunked(
