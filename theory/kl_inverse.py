@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from theory._numerics import x_minus_log1p
 from theory._validation import FloatArray, as_float_array, check_interval, scalar_or_array
@@ -256,6 +257,19 @@ def _chunked(
     return out
 
 
+def _final_check(
+    name: str, qf: FloatArray, cf: FloatArray, out: FloatArray, rest: NDArray[np.bool_]
+) -> None:
+    """Every solved point must satisfy kl(q || p) >= c (it lies on the far side of the root).
+
+    A failure would be a bug in the solver, never something to hide.
+    """
+    bad = _kl_core(qf[rest], out[rest]) < cf[rest]
+    if bad.any():  # pragma: no cover - guarded by the property tests
+        i = np.flatnonzero(rest)[np.flatnonzero(bad)[0]]
+        raise RuntimeError(f"{name} is not conservative at q={qf[i]!r}, c={cf[i]!r}")
+
+
 def _upper_block(qf: FloatArray, cf: FloatArray) -> FloatArray:
     out = np.empty_like(qf)
     top = (qf == 1.0) | np.isinf(cf)
@@ -268,12 +282,7 @@ def _upper_block(qf: FloatArray, cf: FloatArray) -> FloatArray:
     out[q0] = np.minimum(np.nextafter(-np.expm1(-cf[q0]), np.inf), 1.0)
     disp = _newton_from_above(qf[rest], 1.0 - qf[rest], cf[rest])
     out[rest] = np.minimum(qf[rest] + disp + SAFETY_MARGIN, 1.0)
-    # Final check: every returned point must satisfy kl(q || p) >= c (it lies at or above the
-    # root). A failure would be a bug in the solver, never something to hide.
-    bad = _kl_core(qf[rest], out[rest]) < cf[rest]
-    if bad.any():  # pragma: no cover - guarded by the property tests
-        i = np.flatnonzero(rest)[np.flatnonzero(bad)[0]]
-        raise RuntimeError(f"kl_inv_upper is not conservative at q={qf[i]!r}, c={cf[i]!r}")
+    _final_check("kl_inv_upper", qf, cf, out, rest)
     return out
 
 
@@ -290,10 +299,7 @@ def _lower_block(qf: FloatArray, cf: FloatArray) -> FloatArray:
     out[q1] = np.nextafter(np.exp(-cf[q1]), 0.0)
     disp = _newton_from_above(1.0 - qf[rest], qf[rest], cf[rest])
     out[rest] = np.maximum(qf[rest] - disp - SAFETY_MARGIN, 0.0)
-    bad = _kl_core(qf[rest], out[rest]) < cf[rest]
-    if bad.any():  # pragma: no cover - guarded by the property tests
-        i = np.flatnonzero(rest)[np.flatnonzero(bad)[0]]
-        raise RuntimeError(f"kl_inv_lower is not conservative at q={qf[i]!r}, c={cf[i]!r}")
+    _final_check("kl_inv_lower", qf, cf, out, rest)
     return out
 
 

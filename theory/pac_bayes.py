@@ -70,6 +70,17 @@ def log_term(n: Any, delta: Any) -> Any:
     return scalar_or_array(np.log(2.0) + 0.5 * np.log(na) - np.log(da), n, delta)
 
 
+def _bound_inputs(
+    emp_risk: Any, kl: Any, n: Any, delta: Any
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """Validated (empirical risk, KL, ln(2 sqrt(n)/delta), n as float) of a PAC-Bayes bound."""
+    e = check_probability(emp_risk, "emp_risk")
+    k = _kl(kl)
+    lt = np.asarray(log_term(n, delta))
+    na = check_int_array(n, "n").astype(np.float64)
+    return e, k, lt, na
+
+
 def mcallester_bound(emp_risk: Any, kl: Any, n: Any, delta: Any) -> Any:
     r"""McAllester's bound in Maurer's form (claim D2), not clipped to 1.
 
@@ -97,10 +108,7 @@ def mcallester_bound(emp_risk: Any, kl: Any, n: Any, delta: Any) -> Any:
     >>> round(mcallester_bound(0.1, 10.0, 1000, 0.05), 6)
     0.192582
     """
-    e = check_probability(emp_risk, "emp_risk")
-    k = _kl(kl)
-    lt = np.asarray(log_term(n, delta))
-    na = check_int_array(n, "n").astype(np.float64)
+    e, k, lt, na = _bound_inputs(emp_risk, kl, n, delta)
     return scalar_or_array(e + np.sqrt((k + lt) / (2.0 * na)), emp_risk, kl, n, delta)
 
 
@@ -126,10 +134,7 @@ def kl_bound(emp_risk: Any, kl: Any, n: Any, delta: Any) -> Any:
     >>> round(kl_bound(0.1, 10.0, 1000, 0.05), 6)
     0.164476
     """
-    e = check_probability(emp_risk, "emp_risk")
-    k = _kl(kl)
-    lt = np.asarray(log_term(n, delta))
-    na = check_int_array(n, "n").astype(np.float64)
+    e, k, lt, na = _bound_inputs(emp_risk, kl, n, delta)
     return scalar_or_array(np.asarray(kl_inv_upper(e, (k + lt) / na)), emp_risk, kl, n, delta)
 
 
