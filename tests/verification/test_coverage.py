@@ -11,13 +11,8 @@ from scipy import optimize, stats
 
 import verification.checks.coverage as cov
 from theory.pac_bayes import mcallester_bound
-from verification.checks.coverage import (
-    ThresholdProblem,
-    binomial_p_value,
-    check_d2,
-    coverage_violations,
-    posterior_family,
-)
+from verification.checks.coverage import binomial_p_value, check_d2, coverage_violations
+from verification.checks.threshold_problem import ThresholdProblem, posterior_family
 from verification.registry import Profile, Verdict, claim_by_id, claim_rng
 
 #: False-failure probability of each statistical assertion in this file.
