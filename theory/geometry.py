@@ -1,0 +1,488 @@
+r"""Geometry of the induced posterior :math:`q_W`, the law of :math:`W = A B^\top`.
+
+Factor posterior: :math:`A \in \mathbb R^{m \times r}` with independent entries
+:math:`N(\mu^A_{ik}, \sigma^{A\,2}_{ik})` and :math:`B \in \mathbb R^{n \times r}` with independent
+entries :math:`N(\mu^B_{jk}, \sigma^{B\,2}_{jk})`, :math:`1 \le r \le \min(m, n)`. This module gives
+the moments of :math:`W` (claim L3.5a), the dimension and Jacobian of the factorisation (G1, G2),
+sampling (D3.1, L3.2, T3.4), the mean and total variance of a layer output in
+:math:`O(r(m+n))` memory, the GL(r) gauge, and the App. F initialisation rules (F1, F2).
+
+References: ``CLAIMS.md`` sections 2 and 3.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+import numpy as np
+
+from theory._validation import (
+    FloatArray,
+    as_float_array,
+    check_int,
+    check_open_unit,
+    check_positive,
+)
+
+__all__ = [
+    "FactorPosterior",
+    "InitTarget",
+    "balanced_factors",
+    "factor_jacobian",
+    "gauge_transform",
+    "jacobian_rank",
+    "manifold_dimension",
+    "output_moments",
+    "sample_factors",
+    "sample_mean_field",
+    "sample_weights",
+    "svd_warm_start",
+    "target_variance",
+    "variance_matching_init",
+    "weight_moments",
+    "weight_variance",
+]
+
+
+def _matrix(x: Any, name: str) -> FloatArray:
+    arr = as_float_array(x, name)
+    if arr.ndim != 2 or 0 in arr.shape:
+        raise ValueError(f"`{name}` must be a non-empty 2-D array; got shape {arr.shape}")
+    return arr
+
+
+def _check_rank(r: int, m: int, n: int, name: str = "r") -> int:
+    return check_int(r, name, low=1, high=min(m, n))
+
+
+def _factors(
+    mu_a: Any, sigma_a: Any, mu_b: Any, sigma_b: Any
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """Validated factor means and stds: (m, r), (m, r), (n, r), (n, r), 1 <= r <= min(m, n)."""
+    ma, mb = _matrix(mu_a, "mu_a"), _matrix(mu_b, "mu_b")
+    sa, sb = _matrix(sigma_a, "sigma_a"), _matrix(sigma_b, "sigma_b")
+    if sa.shape != ma.shape:
+        raise ValueError(f"`sigma_a` must have the shape of `mu_a` {ma.shape}; got {sa.shape}")
+    if sb.shape != mb.shape:
+        raise ValueError(f"`sigma_b` must have the shape of `mu_b` {mb.shape}; got {sb.shape}")
+    if ma.shape[1] != mb.shape[1]:
+        raise ValueError(
+            f"`mu_a` (m x r) and `mu_b` (n x r) must have the same number of columns r; "
+            f"got shapes {ma.shape} and {mb.shape}"
+        )
+    m, r = ma.shape
+    n = mb.shape[0]
+    if r > min(m, n):
+        raise ValueError(
+            f"the rank r (columns of `mu_a`) must be in [1, min(m, n)] = [1, {min(m, n)}]; got {r}"
+        )
+    check_positive(sa, "sigma_a")
+    check_positive(sb, "sigma_b")
+    return ma, sa, mb, sb
+
+
+@dataclass(frozen=True)
+class FactorPosterior:
+    """Mean-field Gaussian posterior on the factors of ``W = A B^T`` (validated, float64)."""
+
+    mu_a: FloatArray
+    sigma_a: FloatArray
+    mu_b: FloatArray
+    sigma_b: FloatArray
+
+    def __post_init__(self) -> None:
+        checked = _factors(self.mu_a, self.sigma_a, self.mu_b, self.sigma_b)
+        for name, value in zip(("mu_a", "sigma_a", "mu_b", "sigma_b"), checked, strict=True):
+            object.__setattr__(self, name, value)
+
+    @property
+    def m(self) -> int:
+        return int(self.mu_a.shape[0])
+
+    @property
+    def n(self) -> int:
+        return int(self.mu_b.shape[0])
+
+    @property
+    def r(self) -> int:
+        return int(self.mu_a.shape[1])
+
+    def moments(self) -> tuple[FloatArray, FloatArray]:
+        """``weight_moments`` of this posterior."""
+        return weight_moments(self.mu_a, self.sigma_a, self.mu_b, self.sigma_b)
+
+
+def weight_moments(
+    mu_a: Any, sigma_a: Any, mu_b: Any, sigma_b: Any
+) -> tuple[FloatArray, FloatArray]:
+    r"""Mean and full covariance of :math:`W = A B^\top` under independent Gaussian factors.
+
+    .. math::
+
+        E[W] = \mu^A \mu^{B\top}, \qquad
+        \mathrm{Cov}(W_{ij}, W_{i'j'}) = \sum_k \big[\delta_{ii'} \sigma^{A\,2}_{ik}
+            \mu^B_{jk} \mu^B_{j'k} + \delta_{jj'} \sigma^{B\,2}_{jk} \mu^A_{ik} \mu^A_{i'k}
+            + \delta_{ii'} \delta_{jj'} \sigma^{A\,2}_{ik} \sigma^{B\,2}_{jk}\big]
+
+    Parameters
+    ----------
+    mu_a, sigma_a : array_like, shape (m, r)
+    mu_b, sigma_b : array_like, shape (n, r)
+        Factor means and standard deviations (> 0), :math:`1 \le r \le \min(m, n)`.
+
+    Returns
+    -------
+    mean : ndarray, shape (m, n)
+    cov : ndarray, shape (m n, m n)
+        Covariance of ``W.reshape(-1)`` (row-major: index ``i * n + j``). This object has
+        :math:`(mn)^2` entries; use :func:`weight_variance` or :func:`output_moments` for large
+        layers.
+
+    References
+    ----------
+    Claims L3.5 and L3.5a.
+
+    Examples
+    --------
+    >>> mean, cov = weight_moments([[1.0]], [[0.5]], [[2.0]], [[1.0]])
+    >>> float(mean[0, 0]), float(cov[0, 0])  # 0.25*4 + 1*1 + 0.25*1
+    (2.0, 2.25)
+    """
+    ma, sa, mb, sb = _factors(mu_a, sigma_a, mu_b, sigma_b)
+    m, n = ma.shape[0], mb.shape[0]
+    sa2, sb2 = sa * sa, sb * sb
+    cov = np.zeros((m, n, m, n))
+    rows, cols = np.arange(m), np.arange(n)
+    # i = i': sum_k sA_ik^2 muB_jk muB_j'k, an (n x n) block for each row i.
+    cov[rows, :, rows, :] += np.einsum("ik,jk,lk->ijl", sa2, mb, mb)
+    # j = j': sum_k sB_jk^2 muA_ik muA_i'k, an (m x m) block for each column j.
+    cov[:, cols, :, cols] += np.einsum("jk,ik,lk->jil", sb2, ma, ma)
+    # i = i' and j = j': the product of the two factor variances.
+    cov[rows[:, None], cols[None, :], rows[:, None], cols[None, :]] += sa2 @ sb2.T
+    flat = cov.reshape(m * n, m * n)
+    # The two einsum paths round (i, i') and (i', i) differently; a covariance is symmetric.
+    return ma @ mb.T, 0.5 * (flat + flat.T)
+
+
+def weight_variance(mu_a: Any, sigma_a: Any, mu_b: Any, sigma_b: Any) -> FloatArray:
+    r"""Entrywise variances :math:`\mathrm{Var}(W_{ij})`, in :math:`O(mnr)` time, no covariance.
+
+    .. math:: \mathrm{Var}(W_{ij}) = \sum_k \sigma^{A\,2}_{ik} \mu^{B\,2}_{jk}
+        + \sigma^{B\,2}_{jk} \mu^{A\,2}_{ik} + \sigma^{A\,2}_{ik} \sigma^{B\,2}_{jk}
+
+    References
+    ----------
+    Claim L3.5a.
+
+    Examples
+    --------
+    >>> weight_variance([[1.0]], [[0.5]], [[2.0]], [[1.0]]).tolist()
+    [[2.25]]
+    """
+    ma, sa, mb, sb = _factors(mu_a, sigma_a, mu_b, sigma_b)
+    sa2, sb2 = sa * sa, sb * sb
+    out: FloatArray = sa2 @ (mb * mb).T + (ma * ma) @ sb2.T + sa2 @ sb2.T
+    return out
+
+
+def manifold_dimension(m: int, n: int, r: int) -> int:
+    r"""Dimension :math:`r(m + n - r)` of the manifold of rank-exactly-r matrices (claim G1).
+
+    Examples
+    --------
+    >>> manifold_dimension(4, 3, 2)
+    10
+    """
+    mm, nn = check_int(m, "m"), check_int(n, "n")
+    rr = _check_rank(r, mm, nn)
+    return rr * (mm + nn - rr)
+
+
+def factor_jacobian(a: Any, b: Any) -> FloatArray:
+    r"""Jacobian of :math:`(A, B) \mapsto A B^\top` at a point, shape :math:`(mn, r(m+n))`.
+
+    Rows index ``W.reshape(-1)``; columns ``A.reshape(-1)`` then ``B.reshape(-1)``:
+
+    .. math:: \frac{\partial W_{ij}}{\partial A_{i'k}} = \delta_{ii'} B_{jk}, \qquad
+        \frac{\partial W_{ij}}{\partial B_{j'k}} = \delta_{jj'} A_{ik}
+
+    References
+    ----------
+    Claims G1 and G2.
+
+    Examples
+    --------
+    >>> factor_jacobian([[1.0], [2.0]], [[3.0]]).tolist()
+    [[3.0, 0.0, 1.0], [0.0, 3.0, 2.0]]
+    """
+    am, bm = _matrix(a, "a"), _matrix(b, "b")
+    if am.shape[1] != bm.shape[1]:
+        raise ValueError(
+            f"`a` (m x r) and `b` (n x r) must have the same number of columns; "
+            f"got shapes {am.shape} and {bm.shape}"
+        )
+    m, r = am.shape
+    n = bm.shape[0]
+    d_a = np.einsum("il,jk->ijlk", np.eye(m), bm).reshape(m * n, m * r)
+    d_b = np.einsum("jl,ik->ijlk", np.eye(n), am).reshape(m * n, n * r)
+    return np.concatenate([d_a, d_b], axis=1)
+
+
+def jacobian_rank(a: Any, b: Any) -> int:
+    r"""Numerical rank of :func:`factor_jacobian` at ``(a, b)`` (claims G1, G2).
+
+    Singular values below :math:`\max(\text{shape}) \cdot \varepsilon \cdot \sigma_{max}` count
+    as zero (numpy's ``matrix_rank`` default). At generic points the rank is
+    :math:`r(m + n - r)`, the gap :math:`r^2` being the GL(r) gauge.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> jacobian_rank(rng.normal(size=(5, 2)), rng.normal(size=(4, 2)))
+    14
+    """
+    return int(np.linalg.matrix_rank(factor_jacobian(a, b)))
+
+
+def _rng(rng: Any) -> np.random.Generator:
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"`rng` must be a numpy.random.Generator; got {type(rng).__name__}")
+    return rng
+
+
+def sample_factors(
+    mu_a: Any, sigma_a: Any, mu_b: Any, sigma_b: Any, *, n_samples: int, rng: np.random.Generator
+) -> tuple[FloatArray, FloatArray]:
+    """Draws ``(A, B)`` of shapes ``(S, m, r)`` and ``(S, n, r)``; A is drawn first, then B."""
+    ma, sa, mb, sb = _factors(mu_a, sigma_a, mu_b, sigma_b)
+    s = check_int(n_samples, "n_samples")
+    g = _rng(rng)
+    a = ma + sa * g.standard_normal((s, *ma.shape))
+    b = mb + sb * g.standard_normal((s, *mb.shape))
+    return a, b
+
+
+def sample_weights(
+    mu_a: Any, sigma_a: Any, mu_b: Any, sigma_b: Any, *, n_samples: int, rng: np.random.Generator
+) -> FloatArray:
+    r"""Samples of :math:`W = A B^\top` (the push-forward :math:`q_W`, claim D3.1).
+
+    Returns
+    -------
+    ndarray, shape (n_samples, m, n)
+        ``A @ B^T`` for the draws of :func:`sample_factors` with the same ``rng`` state.
+
+    Examples
+    --------
+    >>> w = sample_weights(np.zeros((4, 1)), np.ones((4, 1)), np.zeros((3, 1)), np.ones((3, 1)),
+    ...                    n_samples=2, rng=np.random.default_rng(0))
+    >>> w.shape, [int(np.linalg.matrix_rank(x)) for x in w]
+    ((2, 4, 3), [1, 1])
+    """
+    a, b = sample_factors(mu_a, sigma_a, mu_b, sigma_b, n_samples=n_samples, rng=rng)
+    out: FloatArray = a @ np.swapaxes(b, 1, 2)
+    return out
+
+
+def sample_mean_field(
+    mu_w: Any, sigma_w: Any, *, n_samples: int, rng: np.random.Generator
+) -> FloatArray:
+    """Samples of a mean-field posterior, independent ``N(mu_w, sigma_w^2)`` on every entry."""
+    mw = _matrix(mu_w, "mu_w")
+    sw = _matrix(sigma_w, "sigma_w")
+    if sw.shape != mw.shape:
+        raise ValueError(f"`sigma_w` must have the shape of `mu_w` {mw.shape}; got {sw.shape}")
+    check_positive(sw, "sigma_w")
+    s = check_int(n_samples, "n_samples")
+    out: FloatArray = mw + sw * _rng(rng).standard_normal((s, *mw.shape))
+    return out
+
+
+def output_moments(
+    mu_a: Any, sigma_a: Any, mu_b: Any, sigma_b: Any, x: Any
+) -> tuple[FloatArray, Any]:
+    r"""Mean and total variance of the layer output :math:`z = W x`, in :math:`O(r(m+n))` memory.
+
+    With :math:`u = B^\top x`, whose entries are independent with mean
+    :math:`\nu_k = \sum_j \mu^B_{jk} x_j` and variance :math:`\tau_k^2 = \sum_j
+    \sigma^{B\,2}_{jk} x_j^2`, the terms :math:`A_{ik} u_k` are uncorrelated across ``k``, so
+
+    .. math::
+
+        E[z] = \mu^A \nu, \qquad
+        E\|z - E z\|^2 = \sum_{ik} \big[\mu^{A\,2}_{ik} \tau_k^2
+            + \sigma^{A\,2}_{ik} (\nu_k^2 + \tau_k^2)\big].
+
+    Parameters
+    ----------
+    mu_a, sigma_a, mu_b, sigma_b
+        The factor posterior, as in :func:`weight_moments`.
+    x : array_like, shape (n,) or (batch, n)
+        Inputs.
+
+    Returns
+    -------
+    mean : ndarray, shape (m,) or (batch, m)
+    total_variance : float or ndarray of shape (batch,)
+
+    References
+    ----------
+    Claims L3.5a and C8 (the variance terms of the random-weight loss gap).
+
+    Examples
+    --------
+    >>> mean, var = output_moments([[1.0]], [[0.5]], [[2.0]], [[1.0]], [1.0])
+    >>> mean.tolist(), var
+    ([2.0], 2.25)
+    """
+    ma, sa, mb, sb = _factors(mu_a, sigma_a, mu_b, sigma_b)
+    xa = as_float_array(x, "x")
+    n = mb.shape[0]
+    if xa.ndim not in (1, 2) or xa.shape[-1] != n:
+        raise ValueError(f"`x` must have shape ({n},) or (batch, {n}); got {xa.shape}")
+    nu = xa @ mb
+    tau2 = (xa * xa) @ (sb * sb)
+    mean = nu @ ma.T
+    var = tau2 @ np.sum(ma * ma, axis=0) + (nu * nu + tau2) @ np.sum(sa * sa, axis=0)
+    return mean, (float(var) if xa.ndim == 1 else var)
+
+
+def gauge_transform(a: Any, b: Any, g: Any) -> tuple[FloatArray, FloatArray]:
+    r"""The GL(r) gauge action :math:`(A, B) \mapsto (A G, B G^{-\top})`, leaving :math:`AB^\top`.
+
+    Parameters
+    ----------
+    a : array_like, shape (m, r) or (..., m, r)
+    b : array_like, shape (n, r) or (..., n, r)
+    g : array_like, shape (r, r)
+        Invertible (condition number below 1/eps).
+
+    References
+    ----------
+    Claim G1 (the :math:`r^2` gauge directions).
+
+    Examples
+    --------
+    >>> a, b = np.array([[1.0, 2.0]]), np.array([[3.0, 4.0]])
+    >>> a2, b2 = gauge_transform(a, b, [[2.0, 1.0], [0.0, 1.0]])
+    >>> float((a2 @ b2.T)[0, 0]), float((a @ b.T)[0, 0])
+    (11.0, 11.0)
+    """
+    am, bm = as_float_array(a, "a"), as_float_array(b, "b")
+    gm = _matrix(g, "g")
+    r = gm.shape[0]
+    if gm.shape != (r, r) or am.shape[-1] != r or bm.shape[-1] != r:
+        raise ValueError(
+            f"`g` must be r x r with r the columns of `a` and `b`; got shapes {gm.shape}, "
+            f"{am.shape}, {bm.shape}"
+        )
+    cond = float(np.linalg.cond(gm))
+    if not cond < 1.0 / np.finfo(np.float64).eps:
+        raise ValueError(f"`g` must be invertible; got condition number {cond:g}")
+    # B G^{-T} = (G^{-1} B^T)^T, by a solve rather than an explicit inverse.
+    b_new = np.swapaxes(np.linalg.solve(gm, np.swapaxes(bm, -1, -2)), -1, -2)
+    return am @ gm, b_new
+
+
+class InitTarget(str, Enum):
+    """Dense target variance of the App. F variance-matching initialisation."""
+
+    #: Glorot: :math:`s_W^2 = 2 / (m + n)`
+    GLOROT = "glorot"
+    #: He: :math:`s_W^2 = 2 / n`, with ``n`` the fan-in (columns of the m x n weight)
+    HE = "he"
+
+
+def target_variance(m: int, n: int, target: InitTarget | str) -> float:
+    """The dense variance :math:`s_W^2` of an m x n (out x in) layer for ``target``.
+
+    Examples
+    --------
+    >>> target_variance(300, 100, "glorot"), target_variance(300, 100, InitTarget.HE)
+    (0.005, 0.02)
+    """
+    mm, nn = check_int(m, "m"), check_int(n, "n")
+    try:
+        t = InitTarget(target)
+    except ValueError:
+        known = ", ".join(repr(x.value) for x in InitTarget)
+        raise ValueError(f"`target` must be one of {known}; got {target!r}") from None
+    return 2.0 / (mm + nn) if t is InitTarget.GLOROT else 2.0 / nn
+
+
+def variance_matching_init(
+    m: int, n: int, r: int, *, target: InitTarget | str, eta: float, rng: np.random.Generator
+) -> FactorPosterior:
+    r"""App. F initialisation: factor means with :math:`\mathrm{Var}(\mu^A\mu^{B\top}_{ij})
+    = s_W^2`, posterior scales :math:`\eta (s_W^2 / r)^{1/4}`.
+
+    .. math:: \mu^A_{ik}, \mu^B_{jk} \sim N(0, v), \quad v = \sqrt{s_W^2 / r}, \qquad
+        \mathrm{Var}\Big(\sum_k \mu^A_{ik} \mu^B_{jk}\Big) = r v^2 = s_W^2
+
+    References
+    ----------
+    Claim F1.
+
+    Examples
+    --------
+    >>> post = variance_matching_init(8, 6, 2, target="he", eta=0.1,
+    ...                               rng=np.random.default_rng(0))
+    >>> post.mu_a.shape, post.mu_b.shape, round(float(post.sigma_a[0, 0]), 6)
+    ((8, 2), (6, 2), 0.063894)
+    """
+    mm, nn = check_int(m, "m"), check_int(n, "n")
+    rr = _check_rank(r, mm, nn)
+    e = float(check_open_unit(eta, "eta"))
+    s2 = target_variance(mm, nn, target)
+    g = _rng(rng)
+    std = (s2 / rr) ** 0.25  # the std of a factor-mean entry: sqrt(v), v = sqrt(s2 / r)
+    return FactorPosterior(
+        mu_a=std * g.standard_normal((mm, rr)),
+        sigma_a=np.full((mm, rr), e * std),
+        mu_b=std * g.standard_normal((nn, rr)),
+        sigma_b=np.full((nn, rr), e * std),
+    )
+
+
+def balanced_factors(w: Any, r: int) -> tuple[FloatArray, FloatArray]:
+    r"""Balanced rank-r factors :math:`U_r S_r^{1/2}` and :math:`V_r S_r^{1/2}` of ``w`` (F2).
+
+    Their product is the best rank-r approximation :math:`W_r` (Eckart-Young-Mirsky).
+
+    Examples
+    --------
+    >>> a, b = balanced_factors(np.diag([3.0, 1.0]), 1)
+    >>> np.round(a @ b.T, 12).tolist()
+    [[3.0, 0.0], [0.0, 0.0]]
+    """
+    wm = _matrix(w, "w")
+    rr = _check_rank(r, *wm.shape)
+    u, s, vt = np.linalg.svd(wm, full_matrices=False)
+    root = np.sqrt(s[:rr])
+    return u[:, :rr] * root, vt[:rr].T * root
+
+
+def svd_warm_start(
+    w: Any, r: int, *, eta: float, target: InitTarget | str = InitTarget.GLOROT
+) -> FactorPosterior:
+    r"""SVD warm start (App. F): means :math:`U_r S_r^{1/2}, V_r S_r^{1/2}`, so that
+    :math:`\mu^A \mu^{B\top} = W_r`; posterior scales :math:`\eta (s_W^2/r)^{1/4}` as in
+    :func:`variance_matching_init`.
+
+    References
+    ----------
+    Claim F2.
+
+    Examples
+    --------
+    >>> post = svd_warm_start(np.diag([3.0, 1.0]), 1, eta=0.5)
+    >>> np.round(post.mu_a @ post.mu_b.T, 12).tolist()
+    [[3.0, 0.0], [0.0, 0.0]]
+    """
+    mu_a, mu_b = balanced_factors(w, r)
+    e = float(check_open_unit(eta, "eta"))
+    m, n = mu_a.shape[0], mu_b.shape[0]
+    std = e * (target_variance(m, n, target) / mu_a.shape[1]) ** 0.25
+    return FactorPosterior(mu_a, np.full(mu_a.shape, std), mu_b, np.full(mu_b.shape, std))
