@@ -28,6 +28,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_kl_inverse.py
+	$(PY) benchmarks/bench_output_variance.py
 
 clean:
 	rm -rf $(VENV)
