@@ -203,7 +203,9 @@ def manifold_dimension(m: int, n: int, r: int) -> int:
 def factor_jacobian(a: Any, b: Any) -> FloatArray:
     r"""Jacobian of :math:`(A, B) \mapsto A B^\top` at a point, shape :math:`(mn, r(m+n))`.
 
-    Rows index ``W.reshape(-1)``; columns ``A.reshape(-1)`` then ``B.reshape(-1)``:
+    Rows index ``W.reshape(-1)``; columns ``A.reshape(-1)`` then ``B.reshape(-1)``. Any
+    :math:`r \ge 1` is accepted, including :math:`r > \min(m, n)` (an over-parameterised
+    factorisation, used by claim G2's checks):
 
     .. math:: \frac{\partial W_{ij}}{\partial A_{i'k}} = \delta_{ii'} B_{jk}, \qquad
         \frac{\partial W_{ij}}{\partial B_{j'k}} = \delta_{jj'} A_{ik}
@@ -371,6 +373,11 @@ def gauge_transform(a: Any, b: Any, g: Any) -> tuple[FloatArray, FloatArray]:
     (11.0, 11.0)
     """
     am, bm = as_float_array(a, "a"), as_float_array(b, "b")
+    for name, arr in (("a", am), ("b", bm)):
+        if arr.ndim < 2:
+            raise ValueError(
+                f"`{name}` must be a matrix (or a batch of them); got shape {arr.shape}"
+            )
     gm = _matrix(g, "g")
     r = gm.shape[0]
     if gm.shape != (r, r) or am.shape[-1] != r or bm.shape[-1] != r:

@@ -20,9 +20,23 @@ def _f4(path: Path) -> Path:
     return plot_f4(path)
 
 
+def _l35b_correlation(path: Path) -> Path:
+    from verification.checks.geometry_figures import plot_l35b_correlation
+
+    return plot_l35b_correlation(path)
+
+
+def _t34_singular_values(path: Path) -> Path:
+    from verification.checks.geometry_figures import plot_t34_spectra
+
+    return plot_t34_spectra(path)
+
+
 #: file name -> function drawing it to a given path
 FIGURES: dict[str, Callable[[Path], Path]] = {
     "F4_pac_bayes_lstm.png": _f4,
+    "L3.5b_weight_correlation.png": _l35b_correlation,
+    "T3.4_singular_values.png": _t34_singular_values,
 }
 
 

@@ -8,21 +8,28 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+from numpy.typing import NDArray
 
 __all__ = [
     "catoni_grids",
     "confidences",
+    "factor_matrices",
     "gaussian_params",
     "kl_budgets",
     "kl_ceilings",
     "kl_values",
     "layer_shapes",
+    "loss_point_pairs",
+    "matrices_with_spectrum",
     "probabilities",
     "product_factor_params",
     "sample_sizes",
     "scales",
     "small_kl_budget_pairs",
+    "spectra",
 ]
 
 
@@ -112,3 +119,115 @@ def product_factor_params(draw: Any) -> tuple[float, float, float, float, float]
     std = st.floats(min_value=0.3, max_value=2.0)
     prior = st.floats(min_value=0.5, max_value=2.0)
     return (draw(mean), draw(std), draw(mean), draw(std), draw(prior))
+
+
+@st.composite
+def factor_matrices(
+    draw: Any, *, max_dim: int = 12, max_abs: float = 1e3
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Factors (A, B) of shapes (m, r) and (n, r), 1 <= r <= min(m, n), with arbitrary entries
+    in [-max_abs, max_abs] (zeros, repeats and wildly different scales included: the points
+    need not be generic, for properties that hold at every point, such as rank(A B^T) <= r).
+    """
+    m, n, r = draw(layer_shapes(max_dim=max_dim))
+    entries = st.floats(min_value=-max_abs, max_value=max_abs, allow_subnormal=False)
+    a = draw(hnp.arrays(np.float64, (m, r), elements=entries))
+    b = draw(hnp.arrays(np.float64, (n, r), elements=entries))
+    return a, b
+
+
+@st.composite
+def loss_point_pairs(
+    draw: Any, *, max_k: int = 4, max_abs: float = 30.0
+) -> tuple[Any, NDArray[np.float64], NDArray[np.float64], Any]:
+    """(loss, z, z', y): a loss of theory.losses.LOSS_NAMES on R^k and two outputs with one
+    target in its domain (C9, CT).
+
+    k is drawn within the loss's range (>= 2 for softmax CE, 1 for BCE and hinge); MSE points
+    are drawn in its ball (direction times a radius fraction), the others in [-max_abs,
+    max_abs]^k; CE targets are labels or soft rows, BCE targets 0, 1 or soft, hinge targets +-1.
+    """
+    from theory.losses import LOSS_NAMES, make_loss
+
+    name = draw(st.sampled_from(LOSS_NAMES))
+    low, high = {"softmax_ce": (2, max_k), "bce": (1, 1), "hinge": (1, 1)}.get(name, (1, max_k))
+    k = draw(st.integers(min_value=low, max_value=high))
+    coords = hnp.arrays(np.float64, (k,), elements=st.floats(-max_abs, max_abs))
+    params: dict[str, Any] = {}
+    if name == "mse":
+        params["radius"] = draw(st.floats(min_value=0.1, max_value=10.0))
+    elif name == "huber":
+        params["delta"] = draw(st.floats(min_value=0.1, max_value=10.0))
+    elif name == "mae":
+        params["reduction"] = draw(st.sampled_from(["sum", "mean"]))
+    loss = make_loss(name, k=k, **params)
+
+    def in_ball() -> NDArray[np.float64]:
+        v = draw(hnp.arrays(np.float64, (k,), elements=st.floats(-1.0, 1.0)))
+        norm = float(np.linalg.norm(v))
+        frac = draw(st.floats(min_value=0.0, max_value=1.0))
+        return v * (params["radius"] * frac / norm) if norm > 0.0 else v
+
+    point = in_ball if name == "mse" else lambda: draw(coords)
+    y: Any
+    if name == "softmax_ce":
+        if draw(st.booleans()):
+            y = draw(st.integers(min_value=0, max_value=k - 1))
+        else:
+            w = draw(hnp.arrays(np.float64, (k,), elements=st.floats(0.0, 1.0)))
+            w[draw(st.integers(min_value=0, max_value=k - 1))] += 1.0
+            y = w / w.sum()
+    elif name == "bce":
+        y = np.array([draw(st.one_of(st.sampled_from([0.0, 1.0]), st.floats(0.0, 1.0)))])
+    elif name == "hinge":
+        y = np.array([draw(st.sampled_from([-1.0, 1.0]))])
+    else:
+        y = point()
+    return loss, point(), point(), y
+
+
+#: The spectrum families of issue 4 (claims C3, T3.6): flat, power law, exactly low rank, any.
+SPECTRUM_FAMILIES = ("flat", "power_law", "low_rank", "arbitrary")
+
+
+@st.composite
+def spectra(draw: Any, size: int) -> NDArray[np.float64]:
+    """Non-increasing singular values of length ``size`` >= 1, largest in [1e-3, 1e3].
+
+    Flat (all equal: the truncation is not unique), power law ``i**-alpha``, exactly low rank
+    (fewer than ``size`` non-zeros, possibly none) or arbitrary (sorted draws, ties and
+    subnormals included).
+    """
+    kind = draw(st.sampled_from(SPECTRUM_FAMILIES))
+    top = draw(st.floats(min_value=1e-3, max_value=1e3))
+    i = np.arange(1, size + 1, dtype=np.float64)
+    if kind == "flat":
+        return np.full(size, top)
+    if kind in ("power_law", "low_rank"):
+        s = top * i ** -draw(st.floats(min_value=0.25, max_value=3.0))
+        if kind == "low_rank":
+            s[draw(st.integers(min_value=0, max_value=size - 1)) :] = 0.0
+        return s
+    vals = draw(hnp.arrays(np.float64, (size,), elements=st.floats(0.0, 1.0)))
+    out: NDArray[np.float64] = top * np.sort(vals)[::-1]
+    return out
+
+
+@st.composite
+def matrices_with_spectrum(
+    draw: Any, *, max_dim: int = 12
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """``(W, s)`` with W = U diag(s) V^T, U (m x k) and V (n x k) orthonormal, k = min(m, n).
+
+    1 <= m, n <= ``max_dim``; s from :func:`spectra`; U and V are the Q factors of Gaussian
+    matrices from a drawn seed, so W's singular values are s up to rounding.
+    """
+    m = draw(st.integers(min_value=1, max_value=max_dim))
+    n = draw(st.integers(min_value=1, max_value=max_dim))
+    k = min(m, n)
+    s = draw(spectra(k))
+    g = np.random.default_rng(draw(st.integers(min_value=0, max_value=2**32 - 1)))
+    u, _ = np.linalg.qr(g.standard_normal((m, k)))
+    v, _ = np.linalg.qr(g.standard_normal((n, k)))
+    w: NDArray[np.float64] = (u * s) @ v.T
+    return w, s

@@ -63,8 +63,10 @@ def test_no_command_prints_help_and_fails(capsys: pytest.CaptureFixture[str]) ->
 
 def test_figures_writes_pngs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["figures", "--out", str(tmp_path), "--no-progress"]) == 0
+    from verification.figures import FIGURES
+
     pngs = sorted(p.name for p in tmp_path.glob("*.png"))
-    assert pngs == ["F4_pac_bayes_lstm.png"]
+    assert pngs == sorted(FIGURES)
     assert (tmp_path / pngs[0]).read_bytes()[:4] == b"\x89PNG"
 
 
