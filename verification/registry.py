@@ -207,7 +207,15 @@ CLAIMS: tuple[Claim, ...] = (
         {"n_shapes": 600, "n_samples": 64, "max_dim": 12},
         "tests/verification/test_geometry_numeric.py",
     ),
-    _c("L3.3", "R_r is Lebesgue-null when r < min(m, n) (all (r+1)-minors vanish).", _S),
+    _c(
+        "L3.3",
+        "R_r is Lebesgue-null when r < min(m, n) (all (r+1)-minors vanish).",
+        _S,
+        f"{_CHK}.geometry_symbolic:check_l33",
+        {"max_dim": 4},
+        {"max_dim": 5},
+        "tests/verification/test_geometry_symbolic.py",
+    ),
     _c(
         "T3.4",
         "q_W is singular w.r.t. Lebesgue measure when r < min(m, n).",
@@ -237,8 +245,24 @@ CLAIMS: tuple[Claim, ...] = (
         "tests/verification/test_geometry_jacobian.py",
     ),
     # 3. Covariance of weight entries
-    _c("L3.5", "Cov(W_ij, W_i'j') = sum_k (E[A_ik A_i'k] E[B_jk B_j'k] - E A E A E B E B).", _S),
-    _c("L3.5a", "Gaussian-factor covariance formula, E[W] = muA muB^T, Var(W_ij) formula.", _S),
+    _c(
+        "L3.5",
+        "Cov(W_ij, W_i'j') = sum_k (E[A_ik A_i'k] E[B_jk B_j'k] - E A E A E B E B).",
+        _S,
+        f"{_CHK}.geometry_symbolic:check_l35",
+        {"max_dim": 3},
+        {"max_dim": 4},
+        "tests/verification/test_geometry_symbolic.py",
+    ),
+    _c(
+        "L3.5a",
+        "Gaussian-factor covariance formula, E[W] = muA muB^T, Var(W_ij) formula.",
+        _S,
+        f"{_CHK}.combined:check_l35a",
+        {"symbolic": {"max_dim": 3, "n_numeric": 300}, "monte_carlo": {"n_samples": 20000}},
+        {"symbolic": {"max_dim": 4, "n_numeric": 3000}, "monte_carlo": {"n_samples": 400000}},
+        "tests/verification/test_combined.py",
+    ),
     _c(
         "L3.5b",
         "Entries sharing no row or column are independent; sharing a row or column, "
@@ -249,8 +273,30 @@ CLAIMS: tuple[Claim, ...] = (
         {"n_samples": 400000},
         "tests/verification/test_geometry_independence.py",
     ),
-    _c("B3", "Cov(XY, UV) = E[XU]E[YV] - E[X]E[U]E[Y]E[V] for independent (X,U) and (Y,V).", _S),
-    _c("F1", "Variance matching: Var(mean W_ij) = r vA vB.", _S),
+    _c(
+        "B3",
+        "Cov(XY, UV) = E[XU]E[YV] - E[X]E[U]E[Y]E[V] for independent (X,U) and (Y,V).",
+        _S,
+        f"{_CHK}.geometry_symbolic_moments:check_b3",
+        {"n_cases": 12, "max_degree": 2},
+        {"n_cases": 60, "max_degree": 3},
+        "tests/verification/test_geometry_symbolic.py",
+    ),
+    _c(
+        "F1",
+        "Variance matching: Var(mean W_ij) = r vA vB.",
+        _S,
+        f"{_CHK}.combined:check_f1",
+        {
+            "symbolic": {"max_rank": 6, "max_dim": 3, "n_samples": 20000},
+            "monte_carlo": {"n_inits": 2000},
+        },
+        {
+            "symbolic": {"max_rank": 8, "max_dim": 4, "n_samples": 200000},
+            "monte_carlo": {"n_inits": 40000},
+        },
+        "tests/verification/test_combined.py",
+    ),
     _c(
         "F2",
         "SVD warm start gives W_r; balanced factors have ||muA||_2^2 = ||W||_2 and "
@@ -274,8 +320,24 @@ CLAIMS: tuple[Claim, ...] = (
     _c("T3.7", "|l(W x, y) - l(W* x, y)| <= L R (||W - W*_r||_F + sigma_{>r}).", _F),
     _c("C7", "|E l(Z, y) - l(E Z, y)| <= (beta/2) E||Z - E Z||^2 for beta-smooth l.", _F),
     _c("C8", "Random-weight loss gap <= L||x|| ||mu_f - mu_r||_F + (beta/2)(Var + Var).", _F),
-    _c("C9", "Softmax cross-entropy is sqrt(2)-Lipschitz in the logits.", _N),
-    _c("CT", "The paper's table of Lipschitz and smoothness constants of common losses.", _N),
+    _c(
+        "C9",
+        "Softmax cross-entropy is sqrt(2)-Lipschitz in the logits.",
+        _N,
+        f"{_CHK}.losses:check_c9",
+        {"max_k": 5, "n_random": 500, "n_starts": 3, "n_pairs": 50},
+        {"max_k": 12, "n_random": 5000, "n_starts": 8, "n_pairs": 500},
+        "tests/verification/test_losses_checks.py",
+    ),
+    _c(
+        "CT",
+        "The paper's table of Lipschitz and smoothness constants of common losses.",
+        _N,
+        f"{_CHK}.losses:check_ct",
+        {"max_k": 3, "n_random": 300, "n_starts": 2, "n_pairs": 100},
+        {"max_k": 8, "n_random": 3000, "n_starts": 6, "n_pairs": 1000},
+        "tests/verification/test_losses_checks.py",
+    ),
     # 5. PAC-Bayes
     _c(
         "D2",

@@ -17,6 +17,7 @@ __all__ = [
     "catoni_grids",
     "confidences",
     "factor_matrices",
+    "factor_posteriors",
     "gaussian_params",
     "kl_budgets",
     "kl_ceilings",
@@ -231,3 +232,34 @@ def matrices_with_spectrum(
     v, _ = np.linalg.qr(g.standard_normal((n, k)))
     w: NDArray[np.float64] = (u * s) @ v.T
     return w, s
+
+
+@st.composite
+def factor_posteriors(
+    draw: Any,
+    *,
+    max_dim: int = 3,
+    max_mean: float = 1e2,
+    min_abs_mean: float = 1e-50,
+    min_std: float = 1e-3,
+    max_std: float = 10.0,
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """``(mu_a, sigma_a, mu_b, sigma_b)`` of a mean-field Gaussian factor posterior.
+
+    Shapes (m, r), (m, r), (n, r), (n, r) with 1 <= r <= min(m, n) and m, n <= ``max_dim``;
+    means exactly 0 (the delta terms of L3.5a matter there) or of magnitude in
+    [min_abs_mean, max_mean], standard deviations in [min_std, max_std]. The floor on nonzero
+    means keeps every product of four entries out of the subnormal range, where rounding errors
+    are absolute rather than relative.
+    """
+    m, n, r = draw(layer_shapes(max_dim=max_dim))
+    magnitudes = st.floats(min_value=min_abs_mean, max_value=max_mean)
+    nonzero = st.builds(lambda sign, x: sign * x, st.sampled_from([-1.0, 1.0]), magnitudes)
+    means = st.one_of(st.just(0.0), nonzero)
+    stds = st.floats(min_value=min_std, max_value=max_std)
+    return (
+        draw(hnp.arrays(np.float64, (m, r), elements=means)),
+        draw(hnp.arrays(np.float64, (m, r), elements=stds)),
+        draw(hnp.arrays(np.float64, (n, r), elements=means)),
+        draw(hnp.arrays(np.float64, (n, r), elements=stds)),
+    )
