@@ -3,6 +3,15 @@
 This package is pure mathematics: it never imports torch.
 """
 
+from theory.eym import (
+    BiasNorm,
+    RankDecomposition,
+    rank_bias_bound,
+    rank_decomposition,
+    singular_values,
+    tail_energy,
+    truncated_svd,
+)
 from theory.factor_kl import (
     lowrank_factor_kl,
     scale_mixture_kl_mc,
@@ -27,6 +36,7 @@ from theory.geometry import (
     weight_moments,
     weight_variance,
 )
+from theory.losses import LOSS_NAMES, LOSSES, Loss, Reduction, make_loss
 from theory.pac_bayes import (
     catoni_bound,
     complexity_ratio,
@@ -46,8 +56,14 @@ from theory.pac_bayes import (
 from theory.union_bound import UnionBoundSplit, best_over_grid, union_bound_split
 
 __all__ = [
+    "LOSSES",
+    "LOSS_NAMES",
+    "BiasNorm",
     "FactorPosterior",
     "InitTarget",
+    "Loss",
+    "RankDecomposition",
+    "Reduction",
     "UnionBoundSplit",
     "balanced_factors",
     "best_over_grid",
@@ -66,10 +82,13 @@ __all__ = [
     "kl_inv_upper",
     "log_term",
     "lowrank_factor_kl",
+    "make_loss",
     "manifold_dimension",
     "mcallester_bound",
     "output_moments",
     "param_counts",
+    "rank_bias_bound",
+    "rank_decomposition",
     "sample_convergence_bound",
     "sample_factors",
     "sample_mean_field",
@@ -77,8 +96,11 @@ __all__ = [
     "scale_mixture_kl_mc",
     "scale_mixture_kl_upper",
     "scale_mixture_logpdf",
+    "singular_values",
     "svd_warm_start",
+    "tail_energy",
     "target_variance",
+    "truncated_svd",
     "union_bound_split",
     "variance_matching_init",
     "weight_moments",

@@ -40,18 +40,25 @@ def _rank(r: Any, w: FloatArray, *, low: int = 0) -> int:
     return check_int(r, "r", low=low, high=min(w.shape))
 
 
-def singular_values(w: Any) -> FloatArray:
-    """Singular values of ``w`` in decreasing order (validated 2-D, finite)."""
-    out: FloatArray = np.asarray(np.linalg.svd(_matrix(w), compute_uv=False), dtype=np.float64)
+def _nonnegative_scalar(x: Any, name: str) -> float:
+    arr = check_interval(as_float_array(x, name), name, 0.0, np.inf)
+    if arr.ndim != 0:
+        raise ValueError(f"`{name}` must be a scalar; got an array of shape {arr.shape}")
+    return float(arr)
+
+
+def singular_values(W: Any) -> FloatArray:
+    """Singular values of ``W`` in decreasing order (validated 2-D, finite)."""
+    out: FloatArray = np.asarray(np.linalg.svd(_matrix(W), compute_uv=False), dtype=np.float64)
     return out
 
 
-def truncated_svd(w: Any, r: int) -> FloatArray:
+def truncated_svd(W: Any, r: int) -> FloatArray:
     r"""The rank-r truncation :math:`W_r = U_r \Sigma_r V_r^\top` (claim C3).
 
     Parameters
     ----------
-    w : array_like, shape (m, n)
+    W : array_like, shape (m, n)
         Finite matrix.
     r : int
         Rank in :math:`[0, \min(m, n)]` (0 gives the zero matrix).
@@ -69,19 +76,19 @@ def truncated_svd(w: Any, r: int) -> FloatArray:
     >>> np.round(truncated_svd(np.diag([3.0, 2.0, 1.0]), 2), 12).tolist()
     [[3.0, 0.0, 0.0], [0.0, 2.0, 0.0], [0.0, 0.0, 0.0]]
     """
-    wm = _matrix(w)
+    wm = _matrix(W)
     rr = _rank(r, wm)
     u, s, vt = np.linalg.svd(wm, full_matrices=False)
     out: FloatArray = (u[:, :rr] * s[:rr]) @ vt[:rr]
     return out
 
 
-def tail_energy(w: Any, r: int) -> float:
+def tail_energy(W: Any, r: int) -> float:
     r"""The tail :math:`\sigma_{>r} = \sqrt{\sum_{i > r} \sigma_i^2} = \|W - W_r\|_F`.
 
     Parameters
     ----------
-    w : array_like, shape (m, n)
+    W : array_like, shape (m, n)
     r : int
         Rank in :math:`[0, \min(m, n)]`; ``r = 0`` gives :math:`\|W\|_F`.
 
@@ -94,11 +101,15 @@ def tail_energy(w: Any, r: int) -> float:
     >>> round(tail_energy(np.diag([3.0, 2.0, 1.0]), 1) ** 2, 12)
     5.0
     """
-    wm = _matrix(w)
+    wm = _matrix(W)
     rr = _rank(r, wm)
-    s = np.linalg.svd(wm, compute_uv=False)
-    # Summing the squared tail from the smallest value up keeps small tails accurate.
-    return float(np.sqrt(np.sum(np.sort(s[rr:] ** 2))))
+    tail = np.linalg.svd(wm, compute_uv=False)[rr:]
+    if tail.size == 0 or tail[0] == 0.0:
+        return 0.0
+    # Scale by the largest tail value before squaring (no overflow above 1e154 or underflow
+    # below 1e-154), and sum from the smallest term up so that small tails keep their digits.
+    top = float(tail[0])
+    return top * float(np.sqrt(np.sum(np.sort((tail / top) ** 2))))
 
 
 class BiasNorm(str, Enum):
@@ -111,9 +122,9 @@ class BiasNorm(str, Enum):
 
 
 def rank_bias_bound(
-    w: Any, r: int, *, lipschitz: float, radius: float, norm: BiasNorm | str = "fro"
+    W: Any, r: int, *, lipschitz: float, radius: float, norm: BiasNorm | str = "fro"
 ) -> float:
-    r"""Bound on the loss change from truncating ``w`` to rank ``r`` (claims T3.6, T3.6s).
+    r"""Bound on the loss change from truncating ``W`` to rank ``r`` (claims T3.6, T3.6s).
 
     .. math::
 
@@ -124,7 +135,7 @@ def rank_bias_bound(
 
     Parameters
     ----------
-    w : array_like, shape (m, n)
+    W : array_like, shape (m, n)
     r : int
         Rank in :math:`[0, \min(m, n)]`.
     lipschitz : float
@@ -144,10 +155,10 @@ def rank_bias_bound(
     >>> round(fro**2, 12), rank_bias_bound(w, 1, lipschitz=1.0, radius=2.0, norm="spectral")
     (20.0, 4.0)
     """
-    wm = _matrix(w)
+    wm = _matrix(W)
     rr = _rank(r, wm)
-    lip = float(check_interval(as_float_array(lipschitz, "lipschitz"), "lipschitz", 0.0, np.inf))
-    rad = float(check_interval(as_float_array(radius, "radius"), "radius", 0.0, np.inf))
+    lip = _nonnegative_scalar(lipschitz, "lipschitz")
+    rad = _nonnegative_scalar(radius, "radius")
     try:
         kind = BiasNorm(norm)
     except ValueError:

@@ -32,11 +32,25 @@ def _t34_singular_values(path: Path) -> Path:
     return plot_t34_spectra(path)
 
 
+def _t36_tail_energy(path: Path) -> Path:
+    from verification.checks.eym_figures import plot_t36
+
+    return plot_t36(path)
+
+
+def _t37_decomposition(path: Path) -> Path:
+    from verification.checks.eym_figures import plot_t37
+
+    return plot_t37(path)
+
+
 #: file name -> function drawing it to a given path
 FIGURES: dict[str, Callable[[Path], Path]] = {
     "F4_pac_bayes_lstm.png": _f4,
     "L3.5b_weight_correlation.png": _l35b_correlation,
     "T3.4_singular_values.png": _t34_singular_values,
+    "T3.6_tail_energy.png": _t36_tail_energy,
+    "T3.7_decomposition.png": _t37_decomposition,
 }
 
 

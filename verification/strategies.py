@@ -193,11 +193,11 @@ SPECTRUM_FAMILIES = ("flat", "power_law", "low_rank", "arbitrary")
 
 @st.composite
 def spectra(draw: Any, size: int) -> NDArray[np.float64]:
-    """Non-increasing singular values of length ``size`` >= 1, largest in [1e-3, 1e3].
+    """Non-increasing singular values of length ``size`` >= 1, largest in [1e-3, 1e3] or all 0.
 
     Flat (all equal: the truncation is not unique), power law ``i**-alpha``, exactly low rank
-    (fewer than ``size`` non-zeros, possibly none) or arbitrary (sorted draws, ties and
-    subnormals included).
+    (fewer than ``size`` non-zeros, possibly none) or arbitrary (sorted draws relative to the
+    largest, ties and subnormal ratios included).
     """
     kind = draw(st.sampled_from(SPECTRUM_FAMILIES))
     top = draw(st.floats(min_value=1e-3, max_value=1e3))
@@ -209,8 +209,9 @@ def spectra(draw: Any, size: int) -> NDArray[np.float64]:
         if kind == "low_rank":
             s[draw(st.integers(min_value=0, max_value=size - 1)) :] = 0.0
         return s
-    vals = draw(hnp.arrays(np.float64, (size,), elements=st.floats(0.0, 1.0)))
-    out: NDArray[np.float64] = top * np.sort(vals)[::-1]
+    vals = np.sort(draw(hnp.arrays(np.float64, (size,), elements=st.floats(0.0, 1.0))))[::-1]
+    # Relative to the largest value, so that sigma_1 = top (or all zero).
+    out: NDArray[np.float64] = top * (vals / vals[0]) if vals[0] > 0.0 else vals.copy()
     return out
 
 
