@@ -25,6 +25,7 @@ __all__ = [
     "check_int",
     "check_int_array",
     "check_interval",
+    "check_nonnegative",
     "check_open_unit",
     "check_positive",
     "check_probability",
@@ -138,6 +139,11 @@ def scalar_or_array(result: NDArray[Any], *inputs: Any) -> Any:
 def check_positive(x: object, name: str) -> FloatArray:
     """Finite values > 0 (scales, standard deviations)."""
     return check_interval(as_float_array(x, name), name, 0.0, np.inf, low_open=True, high_open=True)
+
+
+def check_nonnegative(x: object, name: str) -> FloatArray:
+    """Finite values >= 0 (constants, radii, norms)."""
+    return check_interval(as_float_array(x, name), name, 0.0, np.inf)
 
 
 def check_probability(x: object, name: str) -> FloatArray:

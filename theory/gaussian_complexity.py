@@ -1,0 +1,337 @@
+r"""Empirical Gaussian complexity of vector-valued classes and the bounds of the paper's Sec. 3.5.
+
+For functions :math:`f: \mathbb R^d \to \mathbb R^k` and a sample :math:`x_1, \dots, x_m`,
+
+.. math:: \hat G(F) = E_\gamma \sup_{f \in F} \frac1m \sum_{j=1}^m \langle \gamma_j, f(x_j)\rangle,
+    \qquad \gamma_j \sim N(0, I_k) \text{ independent.}
+
+Only the expectation over :math:`\gamma` is Monte Carlo here: the supremum is exact (a maximum
+over a finite set, or a singular-value sum for the low-rank linear class). All draws are batched.
+
+References: ``CLAIMS.md`` section 6 (E8-E35, T3.9).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from theory._validation import (
+    FloatArray,
+    as_float_array,
+    check_int,
+    check_int_array,
+    check_nonnegative,
+    check_open_unit,
+    check_positive,
+    check_probability,
+)
+
+__all__ = [
+    "empirical_gaussian_complexity",
+    "gc_generalisation_bound",
+    "linear_class_complexity",
+    "one_layer_gaps",
+    "pinto_bound_as_restated",
+    "spectral_norm_tail_bound",
+]
+
+#: Draws per batch: bounds the memory of the (draws x m x k) Gaussian array to ~16 MB.
+_BATCH_ELEMENTS = 2_000_000
+
+
+def _rng(rng: Any) -> np.random.Generator:
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"`rng` must be a numpy.random.Generator; got {type(rng).__name__}")
+    return rng
+
+
+def _mean_and_se(values: FloatArray) -> tuple[float, float]:
+    return float(values.mean()), float(values.std(ddof=1) / np.sqrt(values.size))
+
+
+def empirical_gaussian_complexity(
+    outputs: Any, *, n_draws: int, rng: np.random.Generator
+) -> tuple[float, float]:
+    r"""Monte Carlo estimate of :math:`\hat G(F)` for a finite set of functions, with its SE.
+
+    Parameters
+    ----------
+    outputs : array_like, shape (n_functions, m, k)
+        ``outputs[f, j]`` is :math:`f(x_j)`.
+    n_draws : int
+        Number of draws of :math:`\gamma` (at least 2, for the standard error).
+    rng : numpy.random.Generator
+
+    Returns
+    -------
+    (float, float)
+        The estimate and its standard error.
+
+    References
+    ----------
+    Claims E8, E9, E10 (finite classes, convex hulls, closure).
+
+    Examples
+    --------
+    >>> est, se = empirical_gaussian_complexity(np.zeros((3, 5, 2)), n_draws=100,
+    ...                                         rng=np.random.default_rng(0))
+    >>> est, se
+    (0.0, 0.0)
+    """
+    out = as_float_array(outputs, "outputs")
+    if out.ndim != 3 or 0 in out.shape:
+        raise ValueError(
+            f"`outputs` must have shape (n_functions, m, k) with no empty axis; got {out.shape}"
+        )
+    draws = check_int(n_draws, "n_draws", low=2)
+    g = _rng(rng)
+    _, m, k = out.shape
+    flat = out.reshape(out.shape[0], m * k)
+    batch = max(1, _BATCH_ELEMENTS // (m * k))
+    sups = np.empty(draws)
+    for start in range(0, draws, batch):
+        size = min(batch, draws - start)
+        gamma = g.standard_normal((size, m * k))
+        # sup over the finite set of (1/m) sum_j <gamma_j, f(x_j)>, for every draw at once
+        sups[start : start + size] = (gamma @ flat.T).max(axis=1) / m
+    return _mean_and_se(sups)
+
+
+def linear_class_complexity(
+    X: Any,
+    *,
+    spectral_bound: float,
+    rank: int,
+    out_dim: int,
+    n_draws: int,
+    rng: np.random.Generator,
+) -> tuple[float, float]:
+    r"""Empirical Gaussian complexity of :math:`\{x \mapsto Wx : \|W\|_2 \le C, \mathrm{rank}\,W
+    \le r\}`, with the exact supremum.
+
+    .. math::
+
+        \sup_W \frac1m \sum_j \langle \gamma_j, W x_j \rangle
+        = \frac1m \sup_W \langle W, \Gamma^\top X \rangle
+        = \frac{C}{m} \sum_{i=1}^{r} \sigma_i(\Gamma^\top X),
+
+    (the dual of the spectral norm restricted to rank r is the Ky Fan r-norm), so only the
+    expectation over :math:`\Gamma \in \mathbb R^{m \times k}` is Monte Carlo.
+
+    Parameters
+    ----------
+    X : array_like, shape (m, d)
+        The sample, one row per point.
+    spectral_bound : float
+        :math:`C > 0`.
+    rank : int
+        :math:`r \in [1, \min(k, d)]`.
+    out_dim : int
+        :math:`k \ge 1`.
+    n_draws : int
+        Draws of :math:`\Gamma`, at least 2.
+    rng : numpy.random.Generator
+
+    Returns
+    -------
+    (float, float)
+        The estimate and its standard error.
+
+    References
+    ----------
+    Claims E13 and E17 (the one-layer class); API ``linear_class_complexity``.
+
+    Examples
+    --------
+    >>> est, se = linear_class_complexity(np.eye(3), spectral_bound=2.0, rank=1, out_dim=1,
+    ...                                   n_draws=4000, rng=np.random.default_rng(0))
+    >>> # k = 1, X = I_3: the sup is C ||gamma|| / m, and E||gamma|| = 2 sqrt(2) / sqrt(pi)
+    >>> bool(abs(est - 2.0 * 2 * np.sqrt(2 / np.pi) / 3) < 4 * se)
+    True
+    """
+    x = as_float_array(X, "X")
+    if x.ndim != 2 or 0 in x.shape:
+        raise ValueError(f"`X` must be a non-empty 2-D array (m, d); got shape {x.shape}")
+    c = float(check_positive(spectral_bound, "spectral_bound"))
+    k = check_int(out_dim, "out_dim")
+    m, d = x.shape
+    r = check_int(rank, "rank", low=1, high=min(k, d))
+    draws = check_int(n_draws, "n_draws", low=2)
+    g = _rng(rng)
+    batch = max(1, _BATCH_ELEMENTS // (m * k + k * d))
+    sups = np.empty(draws)
+    for start in range(0, draws, batch):
+        size = min(batch, draws - start)
+        gamma = g.standard_normal((size, m, k))
+        mats = np.einsum("smk,md->skd", gamma, x)
+        sv = np.linalg.svd(mats, compute_uv=False)
+        sups[start : start + size] = c * sv[:, :r].sum(axis=1) / m
+    return _mean_and_se(sups)
+
+
+def _positive_list(x: Any, name: str) -> FloatArray:
+    arr = check_positive(x, name).reshape(-1)
+    if arr.size == 0:
+        raise ValueError(f"`{name}` must not be empty")
+    return arr
+
+
+def pinto_bound_as_restated(
+    X: Any, *, spectral_bounds: Any, ranks: Any, widths: Any, c0: float
+) -> float:
+    r"""Claim E17 exactly as the paper restates Pinto et al. (Thm 7), with :math:`B_1 =
+    \sqrt{r_1} C_1`.
+
+    .. math::
+
+        \hat G(F) \le \frac{\|X\|_F}{m} \Big\{ B_1 \sqrt{h_1} \prod_{i=1}^{D} C_0 C_i
+            + \sum_{j=2}^{D} C_j \sqrt{r_j h_j} \prod_{i=j+1}^{D} C_0 C_i \Big\}
+
+    Parameters
+    ----------
+    X : array_like, shape (m, d)
+    spectral_bounds : sequence of float
+        :math:`C_1, \dots, C_D > 0` (one per layer).
+    ranks : sequence of int
+        :math:`r_1, \dots, r_D \ge 1`.
+    widths : sequence of int
+        :math:`h_1, \dots, h_D \ge 1` (the output width of each layer).
+    c0 : float
+        The universal constant :math:`C_0 > 0` (a parameter: the paper does not give it).
+
+    References
+    ----------
+    Claim E17 (as restated; see the check for whether it holds).
+
+    Examples
+    --------
+    >>> round(pinto_bound_as_restated(np.ones((4, 2)), spectral_bounds=[2.0], ranks=[1],
+    ...                               widths=[3], c0=1.0), 6)  # sqrt(8)/4 * 2 sqrt(3) * 2
+    4.898979
+    """
+    x = as_float_array(X, "X")
+    if x.ndim != 2 or 0 in x.shape:
+        raise ValueError(f"`X` must be a non-empty 2-D array (m, d); got shape {x.shape}")
+    cs = _positive_list(spectral_bounds, "spectral_bounds")
+    rs = check_int_array(ranks, "ranks").reshape(-1)
+    hs = check_int_array(widths, "widths").reshape(-1)
+    for name, arr in (("ranks", rs), ("widths", hs)):
+        if arr.size != cs.size:
+            raise ValueError(
+                f"`{name}` must hold one value per layer ({cs.size}); got {arr.tolist()}"
+            )
+    c0_ = float(check_positive(c0, "c0"))
+    depth = cs.size
+    b1 = np.sqrt(rs[0]) * cs[0]
+    total = b1 * np.sqrt(hs[0]) * np.prod(c0_ * cs)
+    for j in range(1, depth):
+        total += cs[j] * np.sqrt(rs[j] * hs[j]) * np.prod(c0_ * cs[j + 1 :])
+    m = x.shape[0]
+    return float(np.linalg.norm(x) / m * total)
+
+
+def gc_generalisation_bound(
+    emp_risk: float, complexity: float, *, lipschitz: float, n: int, delta: float
+) -> float:
+    r"""Claim E15 as quoted: :math:`\hat L + \sqrt{\pi L}\,\hat G(F) + 3\sqrt{\log(2/\delta)/(2m)}`.
+
+    References
+    ----------
+    Claims E15 and T3.9.
+
+    Examples
+    --------
+    >>> round(gc_generalisation_bound(0.1, 0.05, lipschitz=1.0, n=1000, delta=0.05), 6)
+    0.317464
+    """
+    e = float(check_probability(emp_risk, "emp_risk"))
+    g = float(check_nonnegative(complexity, "complexity"))
+    lip = float(check_nonnegative(lipschitz, "lipschitz"))
+    m = check_int(n, "n")
+    d = float(check_open_unit(delta, "delta"))
+    return float(e + np.sqrt(np.pi * lip) * g + 3.0 * np.sqrt(np.log(2.0 / d) / (2.0 * m)))
+
+
+def one_layer_gaps(
+    *,
+    c_max: float,
+    rank: int,
+    d_in: int,
+    d_out: int,
+    n: int,
+    delta: float,
+    lipschitz: float,
+    x_fro: float,
+    c0: float,
+    c1: float,
+) -> tuple[float, float]:
+    r"""The two generalisation gaps of claim E21 for one layer (D = 1), as printed.
+
+    .. math::
+
+        \mathrm{Gap}_{PAC} = \sqrt{\frac{C_{max} r (d_{in} + d_{out}) + \log(2\sqrt m/\delta)}
+            {2m}}, \qquad
+        \mathrm{Gap}_{GC} = \frac{\sqrt{\pi L}\, \|X\|_F C_0 C_1^2 \sqrt{r d_{out}}}{m}
+            + 3\sqrt{\frac{\log(2/\delta)}{2m}}
+
+    Returns
+    -------
+    (float, float)
+        ``(gap_pac, gap_gc)``.
+
+    References
+    ----------
+    Claim E21.
+
+    Examples
+    --------
+    >>> pac, gc = one_layer_gaps(c_max=0.1, rank=4, d_in=100, d_out=10, n=10000, delta=0.05,
+    ...                          lipschitz=1.0, x_fro=100.0, c0=1.0, c1=1.0)
+    >>> round(pac, 6), round(gc, 6)
+    (0.051134, 0.152843)
+    """
+    cm = float(check_nonnegative(c_max, "c_max"))
+    di, do = check_int(d_in, "d_in"), check_int(d_out, "d_out")
+    r = check_int(rank, "rank", low=1, high=min(di, do))
+    m = check_int(n, "n")
+    d = float(check_open_unit(delta, "delta"))
+    lip = float(check_nonnegative(lipschitz, "lipschitz"))
+    xf = float(check_nonnegative(x_fro, "x_fro"))
+    c0_ = float(check_positive(c0, "c0"))
+    c1_ = float(check_positive(c1, "c1"))
+    pac = np.sqrt((cm * r * (di + do) + np.log(2.0 * np.sqrt(m) / d)) / (2.0 * m))
+    gc = np.sqrt(np.pi * lip) * xf * c0_ * c1_**2 * np.sqrt(r * do) / m
+    gc += 3.0 * np.sqrt(np.log(2.0 / d) / (2.0 * m))
+    return float(pac), float(gc)
+
+
+def spectral_norm_tail_bound(
+    mean_norm: float, *, std: float, rows: int, cols: int, t: float, c1: float, c2: float
+) -> float:
+    r"""The level of claim E35: :math:`\|E A\|_2 + c_1 s(\sqrt h + \sqrt r) + c_2 s t`.
+
+    For :math:`A = E A + s G` with :math:`G` standard Gaussian (h x r), :math:`E\|G\|_2 \le
+    \sqrt h + \sqrt r` and :math:`G \mapsto \|G\|_2` is 1-Lipschitz, so Gaussian concentration
+    gives :math:`P(\|A\|_2 > \|EA\|_2 + s(\sqrt h + \sqrt r) + s u) \le e^{-u^2/2}`; with
+    :math:`c_1 = 1, c_2 = \sqrt 2` the failure probability is at most :math:`e^{-t^2}`, within
+    the claimed :math:`2 e^{-t^2}`.
+
+    References
+    ----------
+    Claims E35 and E29.
+
+    Examples
+    --------
+    >>> round(spectral_norm_tail_bound(1.0, std=0.1, rows=16, cols=4, t=2.0, c1=1.0,
+    ...                                c2=np.sqrt(2)), 6)
+    1.882843
+    """
+    mn = float(check_nonnegative(mean_norm, "mean_norm"))
+    s = float(check_positive(std, "std"))
+    h, r = check_int(rows, "rows"), check_int(cols, "cols")
+    tt = float(check_nonnegative(t, "t"))
+    a = float(check_nonnegative(c1, "c1"))
+    b = float(check_nonnegative(c2, "c2"))
+    return float(mn + a * s * (np.sqrt(h) + np.sqrt(r)) + b * s * tt)
