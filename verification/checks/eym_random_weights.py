@@ -36,6 +36,7 @@ from verification.checks.eym_smooth import (
     random_posterior,
     smooth_loss,
     tightness,
+    violation_outcome,
 )
 from verification.registry import Budget, Outcome, Verdict
 
@@ -209,16 +210,9 @@ def check_c8(budget: Budget, rng: np.random.Generator) -> Outcome:
         f"confidence bound of the gap exceeds the bound (z = {dec['z_one_sided']:.2f}, "
         f"family-wise false-refutation probability {SMOOTH_ALPHA:g})"
     )
-    if dec["bound"] or dec["twin"]:
-        bad = (dec["bound"] or dec["twin"])[0]
-        data["counterexample"] = {k: bad[k] for k in ("loss", "k", "source", "method")}
-        return Outcome(
-            Verdict.REFUTED,
-            f"{len(dec['bound'])} significant violations and {len(dec['twin'])} MSE twin "
-            f"failures over {scope}. First: {bad['loss']}, {bad['source']}, {bad['method']}: "
-            f"gap {bad['gap']:.6g} +- {bad['se']:.2g} against the bound {bad['bound']:.6g}.",
-            data,
-        )
+    violation = violation_outcome(dec, data, scope, "the bound")
+    if violation is not None:
+        return violation
     tight_txt = "; ".join(f"{k} {v:.3f}" for k, v in tight.items())
     return Outcome(
         Verdict.VERIFIED,

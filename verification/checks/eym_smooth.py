@@ -292,6 +292,34 @@ def tightness(rows: list[dict[str, Any]]) -> dict[str, float]:
     return tight
 
 
+def violation_outcome(
+    dec: dict[str, Any], data: dict[str, Any], scope: str, bound_name: str
+) -> Outcome | None:
+    """``refuted`` with the first significant violation, ``None`` when there is none.
+
+    A disagreement between the exact MSE expectations and their Monte Carlo twin means the
+    evidence itself is broken (for example a wrong closed-form output variance): that stops the
+    check with an error instead of becoming a verdict about the paper.
+    """
+    if dec["twin"]:
+        bad = dec["twin"][0]
+        raise RuntimeError(
+            f"{len(dec['twin'])} exact MSE expectations disagree with their Monte Carlo twin; "
+            f"first: {bad['source']}, exact {bad['gap']:.6g}"
+        )
+    if not dec["bound"]:
+        return None
+    bad = dec["bound"][0]
+    data["counterexample"] = {k: bad[k] for k in ("loss", "k", "source", "method")}
+    return Outcome(
+        Verdict.REFUTED,
+        f"{len(dec['bound'])} significant violations over {scope}. First: {bad['loss']}, "
+        f"k = {bad['k']}, {bad['source']}, {bad['method']}: gap {bad['gap']:.6g} +- "
+        f"{bad['se']:.2g} against {bound_name} = {bad['bound']:.6g}.",
+        data,
+    )
+
+
 def paper_smoothness_note(decision: dict[str, Any], claim: str) -> str:
     bad = decision["paper_bound"]
     if not bad:
@@ -342,16 +370,9 @@ def check_c7(budget: Budget, rng: np.random.Generator) -> Outcome:
         f"the bound (z = {dec['z_one_sided']:.2f}, family-wise false-refutation probability "
         f"{SMOOTH_ALPHA:g})"
     )
-    if dec["bound"] or dec["twin"]:
-        bad = (dec["bound"] or dec["twin"])[0]
-        data["counterexample"] = {k: bad[k] for k in ("loss", "k", "source", "method")}
-        return Outcome(
-            Verdict.REFUTED,
-            f"{len(dec['bound'])} significant violations and {len(dec['twin'])} MSE twin "
-            f"failures over {scope}. First: {bad['loss']}, k = {bad['k']}, {bad['source']}, "
-            f"{bad['method']}: gap {bad['gap']:.6g} against (beta/2) Var = {bad['bound']:.6g}.",
-            data,
-        )
+    violation = violation_outcome(dec, data, scope, "(beta/2) Var")
+    if violation is not None:
+        return violation
     tight_txt = "; ".join(f"{k} {v:.3f}" for k, v in tight.items())
     return Outcome(
         Verdict.VERIFIED,
