@@ -73,17 +73,34 @@ def test_check_t36s_quick_budget_verifies() -> None:
 @pytest.mark.claim("T3.6s")
 @pytest.mark.parametrize("check", [check_t36, check_t36s], ids=["T3.6", "T3.6s"])
 @pytest.mark.parametrize("factor", [0.5, 0.999])
-def test_check_t36_refutes_a_bound_that_is_too_small(
+def test_check_t36_stops_on_a_bound_that_is_too_small(
     monkeypatch: pytest.MonkeyPatch, check, factor: float
 ) -> None:
-    """T3.6 / T3.6s: the checks can fail: a bound 0.1 percent too small is caught by the
-    adversarial rows (the twin comparison is disabled by scaling it too)."""
+    """T3.6 / T3.6s: a rank_bias_bound 0.1 percent too small is caught by its prescribed-spectrum
+    twin, and broken evidence stops the check instead of refuting the paper."""
 
     def smaller(*args, **kwargs):
         return factor * rank_bias_bound(*args, **kwargs)
 
     monkeypatch.setattr(el, "rank_bias_bound", smaller)
-    monkeypatch.setattr(el, "rounding_slack", lambda m, n, scale: 0.0)
+    with pytest.raises(RuntimeError, match="twin mismatches"):
+        check({"n_cases": 3, "max_dim": 4, "n_data": 20}, np.random.default_rng(0))
+
+
+@pytest.mark.claim("T3.6")
+@pytest.mark.claim("T3.6s")
+@pytest.mark.parametrize("check", [check_t36, check_t36s], ids=["T3.6", "T3.6s"])
+def test_check_t36_refutes_when_truncation_keeps_the_wrong_triplets(
+    monkeypatch: pytest.MonkeyPatch, check
+) -> None:
+    """T3.6 / T3.6s: the checks can refute: if "truncation" kept the r smallest singular
+    triplets, the loss gap would exceed L R sigma_(>r), and the check says so."""
+
+    def worst(w, r):
+        u, s, vt = np.linalg.svd(w, full_matrices=False)
+        return (u[:, -r:] * s[-r:]) @ vt[-r:] if r else np.zeros_like(w)
+
+    monkeypatch.setattr(el, "truncated_svd", worst)
     outcome = check({"n_cases": 3, "max_dim": 4, "n_data": 20}, np.random.default_rng(0))
     assert outcome.verdict is Verdict.REFUTED
     assert outcome.data["failures"] > 0
@@ -204,10 +221,11 @@ def test_check_t37_quick_budget_verifies_and_reaches_equality() -> None:
 
 
 @pytest.mark.claim("T3.7")
-def test_check_t37_refutes_a_decomposition_that_is_too_small(
+def test_check_t37_stops_on_a_decomposition_that_is_too_small(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """T3.7: the check can fail: 1 percent off both terms is caught (the triangle-tight rows)."""
+    """T3.7: 1 percent off both terms is caught by the eigh twin; broken evidence stops the
+    check instead of refuting the paper."""
 
     def smaller(w, w_star, r):
         d = rank_decomposition(w, w_star, r)
@@ -216,8 +234,8 @@ def test_check_t37_refutes_a_decomposition_that_is_too_small(
         )
 
     monkeypatch.setattr(ed, "rank_decomposition", smaller)
-    outcome = check_t37({"n_cases": 2, "max_dim": 4, "n_data": 10}, np.random.default_rng(0))
-    assert outcome.verdict is Verdict.REFUTED
+    with pytest.raises(RuntimeError, match="decomposition mismatches"):
+        check_t37({"n_cases": 2, "max_dim": 4, "n_data": 10}, np.random.default_rng(0))
 
 
 def test_factor_gradient_descent_records_and_converges(rng: np.random.Generator) -> None:

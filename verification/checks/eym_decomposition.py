@@ -264,15 +264,22 @@ def check_t37(budget: Budget, rng: np.random.Generator) -> Outcome:
         f"(triangle equality, W = W*_r; R = {ADVERSARIAL_RADIUS:g}), {n_data} data points "
         f"each plus x along the top right singular vector of W - W* with the worst target"
     )
-    if failures or twin_failures:
-        f = min(failures or twin_failures, key=lambda f: (f["m"] * f["n"], f["r"]))
+    if twin_failures:
+        # rank_decomposition disagreeing with its eigh twin is a bug in our evidence, not a
+        # counterexample to the paper: stop instead of giving a verdict.
+        f = twin_failures[0]
+        raise RuntimeError(
+            f"{len(twin_failures)} decomposition mismatches: {f['total']:.17g} vs the eigh twin "
+            f"{f['twin_total']:.17g} (m = {f['m']}, n = {f['n']}, r = {f['r']}, W {f['source']})"
+        )
+    if failures:
+        f = min(failures, key=lambda f: (f["m"] * f["n"], f["r"]))
         data["counterexample"] = {k: f[k] for k in ("loss", "m", "n", "r", "source")}
         return Outcome(
             Verdict.REFUTED,
-            f"{len(failures)} gap violations and {len(twin_failures)} decomposition mismatches "
-            f"over {scope}. Smallest: {f['loss']}, m = {f['m']}, n = {f['n']}, r = {f['r']}, "
-            f"W {f['source']}: gap {f['gap']:.6g} against L R (opt + bias) = {f['bound']:.6g} "
-            f"(decomposition {f['total']:.17g}, twin {f['twin_total']:.17g}).",
+            f"{len(failures)} gap violations over {scope}. Smallest: {f['loss']}, m = {f['m']}, "
+            f"n = {f['n']}, r = {f['r']}, W {f['source']}: gap {f['gap']:.6g} against "
+            f"L R (opt + bias) = {f['bound']:.6g}.",
             data,
         )
     return Outcome(
