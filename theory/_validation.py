@@ -29,6 +29,7 @@ __all__ = [
     "check_open_unit",
     "check_positive",
     "check_probability",
+    "scalar",
     "scalar_or_array",
 ]
 
@@ -143,7 +144,14 @@ def check_positive(x: object, name: str) -> FloatArray:
 
 def check_nonnegative(x: object, name: str) -> FloatArray:
     """Finite values >= 0 (constants, radii, norms)."""
-    return check_interval(as_float_array(x, name), name, 0.0, np.inf)
+    return check_interval(as_float_array(x, name), name, 0.0, np.inf, high_open=True)
+
+
+def scalar(arr: FloatArray, name: str) -> float:
+    """The value of a validated 0-d array; a ValueError naming ``name`` for anything else."""
+    if arr.ndim != 0:
+        raise ValueError(f"`{name}` must be a scalar; got an array of shape {arr.shape}")
+    return float(arr)
 
 
 def check_probability(x: object, name: str) -> FloatArray:

@@ -26,6 +26,7 @@ from theory._validation import (
     check_open_unit,
     check_positive,
     check_probability,
+    scalar,
 )
 
 __all__ = [
@@ -154,7 +155,7 @@ def linear_class_complexity(
     x = as_float_array(X, "X")
     if x.ndim != 2 or 0 in x.shape:
         raise ValueError(f"`X` must be a non-empty 2-D array (m, d); got shape {x.shape}")
-    c = float(check_positive(spectral_bound, "spectral_bound"))
+    c = scalar(check_positive(spectral_bound, "spectral_bound"), "spectral_bound")
     k = check_int(out_dim, "out_dim")
     m, d = x.shape
     r = check_int(rank, "rank", low=1, high=min(k, d))
@@ -165,7 +166,7 @@ def linear_class_complexity(
     for start in range(0, draws, batch):
         size = min(batch, draws - start)
         gamma = g.standard_normal((size, m, k))
-        mats = np.einsum("smk,md->skd", gamma, x)
+        mats = np.swapaxes(gamma, 1, 2) @ x
         sv = np.linalg.svd(mats, compute_uv=False)
         sups[start : start + size] = c * sv[:, :r].sum(axis=1) / m
     return _mean_and_se(sups)
@@ -217,12 +218,22 @@ def pinto_bound_as_restated(
     cs = _positive_list(spectral_bounds, "spectral_bounds")
     rs = check_int_array(ranks, "ranks").reshape(-1)
     hs = check_int_array(widths, "widths").reshape(-1)
-    for name, arr in (("ranks", rs), ("widths", hs)):
-        if arr.size != cs.size:
+    for name, arr, raw in (("ranks", rs, ranks), ("widths", hs, widths)):
+        if np.ndim(raw) > 1 or arr.size != cs.size:
             raise ValueError(
-                f"`{name}` must hold one value per layer ({cs.size}); got {arr.tolist()}"
+                f"`{name}` must be a flat list with one value per layer ({cs.size}); "
+                f"got {np.asarray(raw).tolist()}"
             )
-    c0_ = float(check_positive(c0, "c0"))
+    # W_1 maps d to h_1 and W_j maps h_(j-1) to h_j: each rank is at most both sides.
+    inputs = np.concatenate([[x.shape[1]], hs[:-1]])
+    caps = np.minimum(hs, inputs)
+    if (rs > caps).any():
+        j = int(np.flatnonzero(rs > caps)[0])
+        raise ValueError(
+            f"`ranks` must satisfy r_j <= min(h_j, h_(j-1)) (h_0 = d = {x.shape[1]}); got "
+            f"r_{j + 1} = {rs[j]} with bound {caps[j]}"
+        )
+    c0_ = scalar(check_positive(c0, "c0"), "c0")
     depth = cs.size
     b1 = np.sqrt(rs[0]) * cs[0]
     total = b1 * np.sqrt(hs[0]) * np.prod(c0_ * cs)
@@ -246,11 +257,11 @@ def gc_generalisation_bound(
     >>> round(gc_generalisation_bound(0.1, 0.05, lipschitz=1.0, n=1000, delta=0.05), 6)
     0.317464
     """
-    e = float(check_probability(emp_risk, "emp_risk"))
-    g = float(check_nonnegative(complexity, "complexity"))
-    lip = float(check_nonnegative(lipschitz, "lipschitz"))
+    e = scalar(check_probability(emp_risk, "emp_risk"), "emp_risk")
+    g = scalar(check_nonnegative(complexity, "complexity"), "complexity")
+    lip = scalar(check_nonnegative(lipschitz, "lipschitz"), "lipschitz")
     m = check_int(n, "n")
-    d = float(check_open_unit(delta, "delta"))
+    d = scalar(check_open_unit(delta, "delta"), "delta")
     return float(e + np.sqrt(np.pi * lip) * g + 3.0 * np.sqrt(np.log(2.0 / d) / (2.0 * m)))
 
 
@@ -292,15 +303,15 @@ def one_layer_gaps(
     >>> round(pac, 6), round(gc, 6)
     (0.051134, 0.152843)
     """
-    cm = float(check_nonnegative(c_max, "c_max"))
+    cm = scalar(check_nonnegative(c_max, "c_max"), "c_max")
     di, do = check_int(d_in, "d_in"), check_int(d_out, "d_out")
     r = check_int(rank, "rank", low=1, high=min(di, do))
     m = check_int(n, "n")
-    d = float(check_open_unit(delta, "delta"))
-    lip = float(check_nonnegative(lipschitz, "lipschitz"))
-    xf = float(check_nonnegative(x_fro, "x_fro"))
-    c0_ = float(check_positive(c0, "c0"))
-    c1_ = float(check_positive(c1, "c1"))
+    d = scalar(check_open_unit(delta, "delta"), "delta")
+    lip = scalar(check_nonnegative(lipschitz, "lipschitz"), "lipschitz")
+    xf = scalar(check_nonnegative(x_fro, "x_fro"), "x_fro")
+    c0_ = scalar(check_positive(c0, "c0"), "c0")
+    c1_ = scalar(check_positive(c1, "c1"), "c1")
     pac = np.sqrt((cm * r * (di + do) + np.log(2.0 * np.sqrt(m) / d)) / (2.0 * m))
     gc = np.sqrt(np.pi * lip) * xf * c0_ * c1_**2 * np.sqrt(r * do) / m
     gc += 3.0 * np.sqrt(np.log(2.0 / d) / (2.0 * m))
@@ -328,10 +339,10 @@ def spectral_norm_tail_bound(
     ...                                c2=np.sqrt(2)), 6)
     1.882843
     """
-    mn = float(check_nonnegative(mean_norm, "mean_norm"))
-    s = float(check_positive(std, "std"))
+    mn = scalar(check_nonnegative(mean_norm, "mean_norm"), "mean_norm")
+    s = scalar(check_positive(std, "std"), "std")
     h, r = check_int(rows, "rows"), check_int(cols, "cols")
-    tt = float(check_nonnegative(t, "t"))
-    a = float(check_nonnegative(c1, "c1"))
-    b = float(check_nonnegative(c2, "c2"))
+    tt = scalar(check_nonnegative(t, "t"), "t")
+    a = scalar(check_positive(c1, "c1"), "c1")
+    b = scalar(check_positive(c2, "c2"), "c2")
     return float(mn + a * s * (np.sqrt(h) + np.sqrt(r)) + b * s * tt)

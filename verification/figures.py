@@ -44,8 +44,22 @@ def _t37_decomposition(path: Path) -> Path:
     return plot_t37(path)
 
 
+def _e17_pinto_vs_exact(path: Path) -> Path:
+    from verification.checks.gc_figures import plot_e17
+
+    return plot_e17(path)
+
+
+def _e21_gap_comparison(path: Path) -> Path:
+    from verification.checks.gc_figures import plot_e21
+
+    return plot_e21(path)
+
+
 #: file name -> function drawing it to a given path
 FIGURES: dict[str, Callable[[Path], Path]] = {
+    "E17_pinto_vs_exact.png": _e17_pinto_vs_exact,
+    "E21_gap_comparison.png": _e21_gap_comparison,
     "F4_pac_bayes_lstm.png": _f4,
     "L3.5b_weight_correlation.png": _l35b_correlation,
     "T3.4_singular_values.png": _t34_singular_values,

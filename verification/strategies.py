@@ -18,6 +18,7 @@ __all__ = [
     "confidences",
     "factor_matrices",
     "factor_posteriors",
+    "function_class_outputs",
     "gaussian_params",
     "kl_budgets",
     "kl_ceilings",
@@ -264,3 +265,25 @@ def factor_posteriors(
         draw(hnp.arrays(np.float64, (n, r), elements=means)),
         draw(hnp.arrays(np.float64, (n, r), elements=stds)),
     )
+
+
+@st.composite
+def function_class_outputs(
+    draw: Any,
+    *,
+    max_functions: int = 6,
+    max_points: int = 6,
+    max_outputs: int = 3,
+    max_abs: float = 1e3,
+) -> NDArray[np.float64]:
+    """Outputs ``(n_functions, m, k)`` of a finite class of functions on a sample of m points:
+    arbitrary entries in [-max_abs, max_abs] (zeros, repeated functions and mixed scales included;
+    the estimators of ``theory.gaussian_complexity`` take any finite class)."""
+    shape = (
+        draw(st.integers(min_value=1, max_value=max_functions)),
+        draw(st.integers(min_value=1, max_value=max_points)),
+        draw(st.integers(min_value=1, max_value=max_outputs)),
+    )
+    entries = st.floats(min_value=-max_abs, max_value=max_abs, allow_subnormal=False)
+    out: NDArray[np.float64] = draw(hnp.arrays(np.float64, shape, elements=entries))
+    return out

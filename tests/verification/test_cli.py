@@ -18,10 +18,10 @@ def test_check_only_prints_the_rows_and_writes_nothing(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    assert main(["check", "--only", "P3", "E17", "--no-progress"]) == 0
+    assert main(["check", "--only", "P3", "E21", "--no-progress"]) == 0
     out = capsys.readouterr().out
     assert re.search(r"^\| P3 \| .* \| \*\*reproduced\*\* \|", out, re.M)
-    assert re.search(r"^\| E17 \| .* \| \*\*pending\*\* \|", out, re.M)
+    assert re.search(r"^\| E21 \| .* \| \*\*refuted-as-stated\*\* \|", out, re.M)
     assert not (tmp_path / "paper_checks.md").exists()
 
 
