@@ -548,8 +548,16 @@ def _gaps(**kw):
         (lambda: _lin(out_dim=0), ValueError, r"`out_dim` must be an int in \[1, inf\]; got 0"),
         (lambda: _lin(n_draws=1), ValueError, r"`n_draws` must be an int in \[2, inf\]; got 1"),
         (lambda: _lin(rng=None), TypeError, r"`rng` must be a numpy.random.Generator"),
-        (lambda: _pinto(ranks=[1]), ValueError, r"`ranks` must be a flat list with one value per layer \(2\)"),
-        (lambda: _pinto(widths=[1, 2, 3]), ValueError, r"`widths` must be a flat list with one value per layer"),
+        (
+            lambda: _pinto(ranks=[1]),
+            ValueError,
+            r"`ranks` must be a flat list with one value per layer \(2\)",
+        ),
+        (
+            lambda: _pinto(widths=[1, 2, 3]),
+            ValueError,
+            r"`widths` must be a flat list with one value per layer",
+        ),
         (lambda: _pinto(spectral_bounds=[]), ValueError, r"`spectral_bounds` must not be empty"),
         (lambda: _pinto(spectral_bounds=[1.0, 0.0]), ValueError, r"`spectral_bounds` .*got 0"),
         (lambda: _pinto(ranks=[0, 1]), ValueError, r"`ranks` must be an int >= 1; got 0"),
