@@ -13,6 +13,7 @@ References: ``CLAIMS.md`` section 6 (E8-E35, T3.9).
 
 from __future__ import annotations
 
+from enum import Enum
 from typing import Any
 
 import numpy as np
@@ -30,6 +31,7 @@ from theory._validation import (
 )
 
 __all__ = [
+    "Sampling",
     "empirical_gaussian_complexity",
     "gc_generalisation_bound",
     "linear_class_complexity",
@@ -40,6 +42,25 @@ __all__ = [
 
 #: Draws per batch: bounds the memory of the (draws x m x k) Gaussian array to ~16 MB.
 _BATCH_ELEMENTS = 2_000_000
+
+
+class Sampling(str, Enum):
+    """How the Gaussian vectors of the estimators are drawn (both give the same law)."""
+
+    #: one gamma_j per sample point: classes on the same sample share draws exactly, so
+    #: comparisons between classes (inclusion, convex hulls) hold draw by draw
+    DIRECT = "direct"
+    #: only the projection the supremum depends on (the span of the outputs, or the Gram
+    #: factor of X): far fewer normals per draw, same distribution of the supremum
+    REDUCED = "reduced"
+
+
+def _sampling(value: Any) -> Sampling:
+    try:
+        return Sampling(value)
+    except ValueError:
+        known = ", ".join(repr(s.value) for s in Sampling)
+        raise ValueError(f"`sampling` must be one of {known}; got {value!r}") from None
 
 
 def _rng(rng: Any) -> np.random.Generator:
@@ -53,7 +74,11 @@ def _mean_and_se(values: FloatArray) -> tuple[float, float]:
 
 
 def empirical_gaussian_complexity(
-    outputs: Any, *, n_draws: int, rng: np.random.Generator
+    outputs: Any,
+    *,
+    n_draws: int,
+    rng: np.random.Generator,
+    sampling: Sampling | str = Sampling.DIRECT,
 ) -> tuple[float, float]:
     r"""Monte Carlo estimate of :math:`\hat G(F)` for a finite set of functions, with its SE.
 
@@ -64,6 +89,11 @@ def empirical_gaussian_complexity(
     n_draws : int
         Number of draws of :math:`\gamma` (at least 2, for the standard error).
     rng : numpy.random.Generator
+    sampling : {"direct", "reduced"}
+        ``"direct"`` draws every :math:`\gamma_j`; ``"reduced"`` draws only the coordinates of
+        :math:`\gamma` in the span of the outputs (an orthonormal basis from the SVD of the
+        ``(n_functions, m k)`` matrix): :math:`\langle\gamma, f\rangle` has the same joint law,
+        with ``rank`` instead of ``m k`` normals per draw.
 
     Returns
     -------
@@ -90,11 +120,18 @@ def empirical_gaussian_complexity(
     g = _rng(rng)
     _, m, k = out.shape
     flat = out.reshape(out.shape[0], m * k)
-    batch = max(1, _BATCH_ELEMENTS // (m * k))
+    if _sampling(sampling) is Sampling.REDUCED:
+        # <gamma, f> = <V^T gamma, (U S)_f> with F = U S V^T, and V^T gamma ~ N(0, I_rank).
+        u, s, _ = np.linalg.svd(flat, full_matrices=False)
+        keep = s > s[0] * max(flat.shape) * np.finfo(np.float64).eps
+        # All-zero outputs: one zero column keeps the shapes (the supremum is 0 either way).
+        flat = u[:, keep] * s[keep] if keep.any() else np.zeros((flat.shape[0], 1))
+    width = flat.shape[1]
+    batch = max(1, _BATCH_ELEMENTS // width)
     sups = np.empty(draws)
     for start in range(0, draws, batch):
         size = min(batch, draws - start)
-        gamma = g.standard_normal((size, m * k))
+        gamma = g.standard_normal((size, width))
         # sup over the finite set of (1/m) sum_j <gamma_j, f(x_j)>, for every draw at once
         sups[start : start + size] = (gamma @ flat.T).max(axis=1) / m
     return _mean_and_se(sups)
@@ -108,6 +145,7 @@ def linear_class_complexity(
     out_dim: int,
     n_draws: int,
     rng: np.random.Generator,
+    sampling: Sampling | str = Sampling.DIRECT,
 ) -> tuple[float, float]:
     r"""Empirical Gaussian complexity of :math:`\{x \mapsto Wx : \|W\|_2 \le C, \mathrm{rank}\,W
     \le r\}`, with the exact supremum.
@@ -134,6 +172,12 @@ def linear_class_complexity(
     n_draws : int
         Draws of :math:`\Gamma`, at least 2.
     rng : numpy.random.Generator
+    sampling : {"direct", "reduced"}
+        ``"direct"`` draws :math:`\Gamma`; ``"reduced"`` uses that the rows of
+        :math:`\Gamma^\top X` are independent :math:`N(0, X^\top X)`, so with :math:`X = U S
+        V^\top` the singular values of :math:`\Gamma^\top X` have the law of those of
+        :math:`Z S` for a standard Gaussian :math:`Z \in \mathbb R^{k \times p}`,
+        :math:`p = \mathrm{rank}\, X` (``k p`` normals per draw instead of ``m k``).
 
     Returns
     -------
@@ -161,12 +205,19 @@ def linear_class_complexity(
     r = check_int(rank, "rank", low=1, high=min(k, d))
     draws = check_int(n_draws, "n_draws", low=2)
     g = _rng(rng)
+    reduced = _sampling(sampling) is Sampling.REDUCED
+    if reduced:
+        s = np.linalg.svd(x, compute_uv=False)
+        s = s[s > s[0] * max(x.shape) * np.finfo(np.float64).eps] if s[0] > 0 else s[:1]
     batch = max(1, _BATCH_ELEMENTS // (m * k + k * d))
     sups = np.empty(draws)
     for start in range(0, draws, batch):
         size = min(batch, draws - start)
-        gamma = g.standard_normal((size, m, k))
-        mats = np.swapaxes(gamma, 1, 2) @ x
+        if reduced:
+            mats = g.standard_normal((size, k, s.size)) * s
+        else:
+            gamma = g.standard_normal((size, m, k))
+            mats = np.swapaxes(gamma, 1, 2) @ x
         sv = np.linalg.svd(mats, compute_uv=False)
         sups[start : start + size] = c * sv[:, :r].sum(axis=1) / m
     return _mean_and_se(sups)

@@ -611,3 +611,35 @@ def test_pinto_bound_refuses_a_rank_above_its_layer_width() -> None:
 def test_linear_class_refuses_an_array_bound_naming_it() -> None:
     with pytest.raises((TypeError, ValueError), match=r"`spectral_bound`"):
         _lin(spectral_bound=np.array([1.0, 2.0]))
+
+
+#: False-failure probability of each reduced-vs-direct comparison below.
+REDUCED_ALPHA = 1e-6
+
+
+@pytest.mark.parametrize("shape", [(8, 6, 2), (40, 12, 3), (5, 30, 4)])
+def test_reduced_sampling_has_the_law_of_direct_sampling_finite(shape, rng) -> None:
+    """Same law: the two estimates agree within a two-sided z-test at REDUCED_ALPHA."""
+    outputs = rng.standard_normal(shape)
+    a, sa = empirical_gaussian_complexity(outputs, n_draws=20_000, rng=rng)
+    b, sb = empirical_gaussian_complexity(outputs, n_draws=20_000, rng=rng, sampling="reduced")
+    assert abs(a - b) <= stats.norm.isf(REDUCED_ALPHA / 2) * np.hypot(sa, sb)
+    zero = np.zeros((3, 4, 2))
+    assert empirical_gaussian_complexity(zero, n_draws=10, rng=rng, sampling="reduced") == (
+        0.0,
+        0.0,
+    )
+
+
+@pytest.mark.parametrize(("m", "d", "k", "r"), [(6, 4, 2, 2), (50, 8, 5, 3), (3, 10, 4, 4)])
+def test_reduced_sampling_has_the_law_of_direct_sampling_linear(m, d, k, r, rng) -> None:
+    x = rng.standard_normal((m, d))
+    kw = {"spectral_bound": 1.5, "rank": r, "out_dim": k, "n_draws": 20_000}
+    a, sa = linear_class_complexity(x, rng=rng, **kw)
+    b, sb = linear_class_complexity(x, rng=rng, sampling="reduced", **kw)
+    assert abs(a - b) <= stats.norm.isf(REDUCED_ALPHA / 2) * np.hypot(sa, sb)
+
+
+def test_sampling_rejects_unknown_methods(rng) -> None:
+    with pytest.raises(ValueError, match="`sampling` must be one of 'direct', 'reduced'"):
+        empirical_gaussian_complexity(np.ones((2, 2, 1)), n_draws=4, rng=rng, sampling="x")
