@@ -33,6 +33,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/bench_kl_inverse.py
 	$(PY) benchmarks/bench_output_variance.py
+	$(PY) benchmarks/bench_gaussian_complexity.py
 
 clean:
 	rm -rf $(VENV)
