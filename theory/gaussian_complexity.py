@@ -28,11 +28,14 @@ from theory._validation import (
     check_positive,
     check_probability,
     scalar,
+    scalar_or_array,
 )
+from theory.pac_bayes import mcallester_bound
 
 __all__ = [
     "Sampling",
     "empirical_gaussian_complexity",
+    "gc_confidence_term",
     "gc_generalisation_bound",
     "linear_class_complexity",
     "one_layer_gaps",
@@ -294,6 +297,26 @@ def pinto_bound_as_restated(
     return float(np.linalg.norm(x) / m * total)
 
 
+def gc_confidence_term(n: Any, delta: Any) -> Any:
+    r"""The confidence term :math:`3\sqrt{\log(2/\delta)/(2m)}` of claims E15, T3.9 and E21.
+
+    Parameters
+    ----------
+    n : int or integer array
+        Sample size :math:`m \ge 1`.
+    delta : float or array_like
+        Confidence in :math:`(0, 1)`.
+
+    Examples
+    --------
+    >>> round(gc_confidence_term(1000, 0.05), 6)
+    0.128841
+    """
+    na = check_int_array(n, "n").astype(np.float64)
+    da = check_open_unit(delta, "delta")
+    return scalar_or_array(3.0 * np.sqrt(np.log(2.0 / da) / (2.0 * na)), n, delta)
+
+
 def gc_generalisation_bound(
     emp_risk: float, complexity: float, *, lipschitz: float, n: int, delta: float
 ) -> float:
@@ -313,7 +336,7 @@ def gc_generalisation_bound(
     lip = scalar(check_nonnegative(lipschitz, "lipschitz"), "lipschitz")
     m = check_int(n, "n")
     d = scalar(check_open_unit(delta, "delta"), "delta")
-    return float(e + np.sqrt(np.pi * lip) * g + 3.0 * np.sqrt(np.log(2.0 / d) / (2.0 * m)))
+    return float(e + np.sqrt(np.pi * lip) * g + gc_confidence_term(m, d))
 
 
 def one_layer_gaps(
@@ -363,9 +386,9 @@ def one_layer_gaps(
     xf = scalar(check_nonnegative(x_fro, "x_fro"), "x_fro")
     c0_ = scalar(check_positive(c0, "c0"), "c0")
     c1_ = scalar(check_positive(c1, "c1"), "c1")
-    pac = np.sqrt((cm * r * (di + do) + np.log(2.0 * np.sqrt(m) / d)) / (2.0 * m))
-    gc = np.sqrt(np.pi * lip) * xf * c0_ * c1_**2 * np.sqrt(r * do) / m
-    gc += 3.0 * np.sqrt(np.log(2.0 / d) / (2.0 * m))
+    # Gap_PAC is McAllester's complexity term (claim D2) with KL = C_max r (d_in + d_out).
+    pac = mcallester_bound(0.0, cm * r * (di + do), m, d)
+    gc = np.sqrt(np.pi * lip) * xf * c0_ * c1_**2 * np.sqrt(r * do) / m + gc_confidence_term(m, d)
     return float(pac), float(gc)
 
 

@@ -45,6 +45,7 @@ from theory._validation import (
     check_positive,
     check_probability,
 )
+from theory.gaussian_complexity import gc_confidence_term
 
 __all__ = [
     "chi_mean",
@@ -198,4 +199,4 @@ def gc_generalisation_bound_corrected(
     lip = float(check_nonnegative(lipschitz, "lipschitz"))
     m = check_int(n, "n")
     d = float(check_open_unit(delta, "delta"))
-    return float(e + np.sqrt(2.0 * np.pi) * lip * g + 3.0 * np.sqrt(np.log(2.0 / d) / (2.0 * m)))
+    return float(e + np.sqrt(2.0 * np.pi) * lip * g + gc_confidence_term(m, d))

@@ -27,9 +27,9 @@ from typing import Any
 
 import numpy as np
 
-from theory.gaussian_complexity import one_layer_gaps
+from theory.gaussian_complexity import gc_confidence_term, one_layer_gaps
 from theory.gc_corrected import gc_generalisation_bound_corrected
-from theory.pac_bayes import gaussian_kl
+from theory.pac_bayes import gaussian_kl, log_term
 from verification.checks.gc_generalisation import T39_FACTOR_A, T39_RADIUS
 from verification.checks.gc_onehot import Cells, interpolant_empirical_risk
 from verification.registry import Outcome, Verdict
@@ -93,11 +93,11 @@ def _scaling(table: dict[str, Any], grid: Mapping[str, Any]) -> dict[str, float]
     """Worst relative departures from the exact r-laws, and the PAC gap's local slopes."""
     ranks = table["ranks"].astype(float)
     sizes = np.asarray(grid["sample_sizes"], dtype=float)[None, :, None, None]
-    conf = 3.0 * np.sqrt(np.log(2.0 / E21_DELTA) / (2.0 * sizes))
+    conf = gc_confidence_term(sizes.astype(np.int64), E21_DELTA)
     gc_part = table["gc"] - conf
     per_sqrt = gc_part / np.sqrt(ranks)
     gc_err = float(np.abs(per_sqrt / per_sqrt[..., :1] - 1.0).max())
-    beta = np.log(2.0 * np.sqrt(sizes) / E21_DELTA) / (2.0 * sizes)
+    beta = log_term(sizes.astype(np.int64), E21_DELTA) / (2.0 * sizes)
     pac2 = table["pac"] ** 2
     alpha = table["c_max"][:, None, None, None] * (grid["d_in"] + grid["d_out"]) / (2.0 * sizes)
     pac_err = float((np.abs(pac2 - beta - alpha * ranks) / pac2).max())

@@ -31,7 +31,11 @@ from typing import Any
 import numpy as np
 
 from theory._validation import check_int
-from theory.gaussian_complexity import gc_generalisation_bound, pinto_bound_as_restated
+from theory.gaussian_complexity import (
+    gc_confidence_term,
+    gc_generalisation_bound,
+    pinto_bound_as_restated,
+)
 from theory.gc_corrected import gc_generalisation_bound_corrected, pinto_bound_corrected
 from verification.checks.coverage import binomial_p_value
 from verification.checks.gc_onehot import (
@@ -73,7 +77,7 @@ T39_FACTOR_A = 1.5
 
 
 def _confidence(m: int, delta: float) -> float:
-    return 3.0 * math.sqrt(math.log(2.0 / delta) / (2.0 * m))
+    return float(gc_confidence_term(m, delta))
 
 
 def e15_min_sample_size(lipschitz: float, delta: float) -> int | None:
