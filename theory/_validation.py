@@ -25,10 +25,12 @@ __all__ = [
     "check_int",
     "check_int_array",
     "check_interval",
+    "check_matrix",
     "check_nonnegative",
     "check_open_unit",
     "check_positive",
     "check_probability",
+    "check_rng",
     "scalar",
     "scalar_or_array",
 ]
@@ -140,6 +142,21 @@ def scalar_or_array(result: NDArray[Any], *inputs: Any) -> Any:
 def check_positive(x: object, name: str) -> FloatArray:
     """Finite values > 0 (scales, standard deviations)."""
     return check_interval(as_float_array(x, name), name, 0.0, np.inf, low_open=True, high_open=True)
+
+
+def check_matrix(x: object, name: str) -> FloatArray:
+    """A finite, non-empty 2-D float64 array."""
+    arr = as_float_array(x, name)
+    if arr.ndim != 2 or 0 in arr.shape:
+        raise ValueError(f"`{name}` must be a non-empty 2-D array; got shape {arr.shape}")
+    return arr
+
+
+def check_rng(rng: object, name: str = "rng") -> np.random.Generator:
+    """An explicit numpy Generator (library code never seeds or uses global state)."""
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"`{name}` must be a numpy.random.Generator; got {type(rng).__name__}")
+    return rng
 
 
 def check_nonnegative(x: object, name: str) -> FloatArray:

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from theory._validation import FloatArray, as_float_array, check_int, check_interval
+from theory._validation import FloatArray, as_float_array, check_int, check_interval, check_matrix
 
 __all__ = [
     "BiasNorm",
@@ -27,13 +27,6 @@ __all__ = [
     "tail_energy",
     "truncated_svd",
 ]
-
-
-def _matrix(w: Any, name: str = "W") -> FloatArray:
-    arr = as_float_array(w, name)
-    if arr.ndim != 2 or 0 in arr.shape:
-        raise ValueError(f"`{name}` must be a non-empty 2-D array; got shape {arr.shape}")
-    return arr
 
 
 def _rank(r: Any, w: FloatArray, *, low: int = 0) -> int:
@@ -49,7 +42,9 @@ def _nonnegative_scalar(x: Any, name: str) -> float:
 
 def singular_values(W: Any) -> FloatArray:
     """Singular values of ``W`` in decreasing order (validated 2-D, finite)."""
-    out: FloatArray = np.asarray(np.linalg.svd(_matrix(W), compute_uv=False), dtype=np.float64)
+    out: FloatArray = np.asarray(
+        np.linalg.svd(check_matrix(W, "W"), compute_uv=False), dtype=np.float64
+    )
     return out
 
 
@@ -76,7 +71,7 @@ def truncated_svd(W: Any, r: int) -> FloatArray:
     >>> np.round(truncated_svd(np.diag([3.0, 2.0, 1.0]), 2), 12).tolist()
     [[3.0, 0.0, 0.0], [0.0, 2.0, 0.0], [0.0, 0.0, 0.0]]
     """
-    wm = _matrix(W)
+    wm = check_matrix(W, "W")
     rr = _rank(r, wm)
     u, s, vt = np.linalg.svd(wm, full_matrices=False)
     out: FloatArray = (u[:, :rr] * s[:rr]) @ vt[:rr]
@@ -101,7 +96,7 @@ def tail_energy(W: Any, r: int) -> float:
     >>> round(tail_energy(np.diag([3.0, 2.0, 1.0]), 1) ** 2, 12)
     5.0
     """
-    wm = _matrix(W)
+    wm = check_matrix(W, "W")
     rr = _rank(r, wm)
     tail = np.linalg.svd(wm, compute_uv=False)[rr:]
     if tail.size == 0 or tail[0] == 0.0:
@@ -155,7 +150,7 @@ def rank_bias_bound(
     >>> round(fro**2, 12), rank_bias_bound(w, 1, lipschitz=1.0, radius=2.0, norm="spectral")
     (20.0, 4.0)
     """
-    wm = _matrix(W)
+    wm = check_matrix(W, "W")
     rr = _rank(r, wm)
     lip = _nonnegative_scalar(lipschitz, "lipschitz")
     rad = _nonnegative_scalar(radius, "radius")
@@ -214,7 +209,7 @@ def rank_decomposition(w: Any, w_star: Any, r: int) -> RankDecomposition:
     >>> d.optimisation, d.rank_bias, d.distance
     (0.0, 1.0, 1.0)
     """
-    wm, ws = _matrix(w, "w"), _matrix(w_star, "w_star")
+    wm, ws = check_matrix(w, "w"), check_matrix(w_star, "w_star")
     if wm.shape != ws.shape:
         raise ValueError(f"`w` must have the shape of `w_star` {ws.shape}; got {wm.shape}")
     rr = _rank(r, ws)

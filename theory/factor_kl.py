@@ -21,6 +21,7 @@ from theory._validation import (
     check_int,
     check_open_unit,
     check_positive,
+    check_rng,
 )
 from theory.gaussian_kl import gaussian_kl, gaussian_kl_elementwise
 
@@ -192,8 +193,7 @@ def scale_mixture_kl_mc(
     if m.shape != s.shape:
         raise ValueError(f"`mu` and `sigma` must have the same size; got {m.size} and {s.size}")
     ns = check_int(n_samples, "n_samples", low=2)
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"`rng` must be a numpy.random.Generator; got {type(rng).__name__}")
+    check_rng(rng)
     p, s1, s2 = _mixture(pi, std1, std2)
     # Batched over coordinates in blocks so that memory stays O(block * n_samples).
     block = max(1, 2_000_000 // ns)

@@ -23,10 +23,12 @@ from theory._validation import (
     as_float_array,
     check_int,
     check_int_array,
+    check_matrix,
     check_nonnegative,
     check_open_unit,
     check_positive,
     check_probability,
+    check_rng,
     scalar,
     scalar_or_array,
 )
@@ -64,12 +66,6 @@ def _sampling(value: Any) -> Sampling:
     except ValueError:
         known = ", ".join(repr(s.value) for s in Sampling)
         raise ValueError(f"`sampling` must be one of {known}; got {value!r}") from None
-
-
-def _rng(rng: Any) -> np.random.Generator:
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"`rng` must be a numpy.random.Generator; got {type(rng).__name__}")
-    return rng
 
 
 def _mean_and_se(values: FloatArray) -> tuple[float, float]:
@@ -120,7 +116,7 @@ def empirical_gaussian_complexity(
             f"`outputs` must have shape (n_functions, m, k) with no empty axis; got {out.shape}"
         )
     draws = check_int(n_draws, "n_draws", low=2)
-    g = _rng(rng)
+    g = check_rng(rng)
     _, m, k = out.shape
     flat = out.reshape(out.shape[0], m * k)
     if _sampling(sampling) is Sampling.REDUCED:
@@ -199,15 +195,13 @@ def linear_class_complexity(
     >>> bool(abs(est - 2.0 * 2 * np.sqrt(2 / np.pi) / 3) < 4 * se)
     True
     """
-    x = as_float_array(X, "X")
-    if x.ndim != 2 or 0 in x.shape:
-        raise ValueError(f"`X` must be a non-empty 2-D array (m, d); got shape {x.shape}")
+    x = check_matrix(X, "X")
     c = scalar(check_positive(spectral_bound, "spectral_bound"), "spectral_bound")
     k = check_int(out_dim, "out_dim")
     m, d = x.shape
     r = check_int(rank, "rank", low=1, high=min(k, d))
     draws = check_int(n_draws, "n_draws", low=2)
-    g = _rng(rng)
+    g = check_rng(rng)
     reduced = _sampling(sampling) is Sampling.REDUCED
     if reduced:
         s = np.linalg.svd(x, compute_uv=False)
@@ -266,9 +260,7 @@ def pinto_bound_as_restated(
     ...                               widths=[3], c0=1.0), 6)  # sqrt(8)/4 * 2 sqrt(3) * 2
     4.898979
     """
-    x = as_float_array(X, "X")
-    if x.ndim != 2 or 0 in x.shape:
-        raise ValueError(f"`X` must be a non-empty 2-D array (m, d); got shape {x.shape}")
+    x = check_matrix(X, "X")
     cs = _positive_list(spectral_bounds, "spectral_bounds")
     rs = check_int_array(ranks, "ranks").reshape(-1)
     hs = check_int_array(widths, "widths").reshape(-1)

@@ -37,9 +37,9 @@ import numpy as np
 from scipy import special
 
 from theory._validation import (
-    as_float_array,
     check_int,
     check_int_array,
+    check_matrix,
     check_nonnegative,
     check_open_unit,
     check_positive,
@@ -79,9 +79,7 @@ def chi_mean(dof: int) -> float:
 
 
 def _sample(X: Any) -> Any:
-    x = as_float_array(X, "X")
-    if x.ndim != 2 or 0 in x.shape:
-        raise ValueError(f"`X` must be a non-empty 2-D array (m, d); got shape {x.shape}")
+    x = check_matrix(X, "X")
     return x
 
 

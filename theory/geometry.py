@@ -22,7 +22,9 @@ from theory._validation import (
     FloatArray,
     as_float_array,
     check_int,
+    check_matrix,
     check_positive,
+    check_rng,
 )
 
 __all__ = [
@@ -40,13 +42,6 @@ __all__ = [
 ]
 
 
-def _matrix(x: Any, name: str) -> FloatArray:
-    arr = as_float_array(x, name)
-    if arr.ndim != 2 or 0 in arr.shape:
-        raise ValueError(f"`{name}` must be a non-empty 2-D array; got shape {arr.shape}")
-    return arr
-
-
 def _check_rank(r: int, m: int, n: int, name: str = "r") -> int:
     return check_int(r, name, low=1, high=min(m, n))
 
@@ -55,8 +50,8 @@ def _factors(
     mu_a: Any, sigma_a: Any, mu_b: Any, sigma_b: Any
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
     """Validated factor means and stds: (m, r), (m, r), (n, r), (n, r), 1 <= r <= min(m, n)."""
-    ma, mb = _matrix(mu_a, "mu_a"), _matrix(mu_b, "mu_b")
-    sa, sb = _matrix(sigma_a, "sigma_a"), _matrix(sigma_b, "sigma_b")
+    ma, mb = check_matrix(mu_a, "mu_a"), check_matrix(mu_b, "mu_b")
+    sa, sb = check_matrix(sigma_a, "sigma_a"), check_matrix(sigma_b, "sigma_b")
     if sa.shape != ma.shape:
         raise ValueError(f"`sigma_a` must have the shape of `mu_a` {ma.shape}; got {sa.shape}")
     if sb.shape != mb.shape:
@@ -213,7 +208,7 @@ def factor_jacobian(a: Any, b: Any) -> FloatArray:
     >>> factor_jacobian([[1.0], [2.0]], [[3.0]]).tolist()
     [[3.0, 0.0, 1.0], [0.0, 3.0, 2.0]]
     """
-    am, bm = _matrix(a, "a"), _matrix(b, "b")
+    am, bm = check_matrix(a, "a"), check_matrix(b, "b")
     if am.shape[1] != bm.shape[1]:
         raise ValueError(
             f"`a` (m x r) and `b` (n x r) must have the same number of columns; "
@@ -242,19 +237,13 @@ def jacobian_rank(a: Any, b: Any) -> int:
     return int(np.linalg.matrix_rank(factor_jacobian(a, b)))
 
 
-def _rng(rng: Any) -> np.random.Generator:
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"`rng` must be a numpy.random.Generator; got {type(rng).__name__}")
-    return rng
-
-
 def sample_factors(
     mu_a: Any, sigma_a: Any, mu_b: Any, sigma_b: Any, *, n_samples: int, rng: np.random.Generator
 ) -> tuple[FloatArray, FloatArray]:
     """Draws ``(A, B)`` of shapes ``(S, m, r)`` and ``(S, n, r)``; A is drawn first, then B."""
     ma, sa, mb, sb = _factors(mu_a, sigma_a, mu_b, sigma_b)
     s = check_int(n_samples, "n_samples")
-    g = _rng(rng)
+    g = check_rng(rng)
     a = ma + sa * g.standard_normal((s, *ma.shape))
     b = mb + sb * g.standard_normal((s, *mb.shape))
     return a, b
@@ -286,13 +275,13 @@ def sample_mean_field(
     mu_w: Any, sigma_w: Any, *, n_samples: int, rng: np.random.Generator
 ) -> FloatArray:
     """Samples of a mean-field posterior, independent ``N(mu_w, sigma_w^2)`` on every entry."""
-    mw = _matrix(mu_w, "mu_w")
-    sw = _matrix(sigma_w, "sigma_w")
+    mw = check_matrix(mu_w, "mu_w")
+    sw = check_matrix(sigma_w, "sigma_w")
     if sw.shape != mw.shape:
         raise ValueError(f"`sigma_w` must have the shape of `mu_w` {mw.shape}; got {sw.shape}")
     check_positive(sw, "sigma_w")
     s = check_int(n_samples, "n_samples")
-    out: FloatArray = mw + sw * _rng(rng).standard_normal((s, *mw.shape))
+    out: FloatArray = mw + sw * check_rng(rng).standard_normal((s, *mw.shape))
     return out
 
 
@@ -372,7 +361,7 @@ def gauge_transform(a: Any, b: Any, g: Any) -> tuple[FloatArray, FloatArray]:
             raise ValueError(
                 f"`{name}` must be a matrix (or a batch of them); got shape {arr.shape}"
             )
-    gm = _matrix(g, "g")
+    gm = check_matrix(g, "g")
     r = gm.shape[0]
     if gm.shape != (r, r) or am.shape[-1] != r or bm.shape[-1] != r:
         raise ValueError(

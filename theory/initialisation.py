@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from theory._validation import FloatArray, check_int, check_open_unit
-from theory.geometry import FactorPosterior, _check_rank, _matrix, _rng
+from theory._validation import FloatArray, check_int, check_matrix, check_open_unit, check_rng
+from theory.geometry import FactorPosterior, _check_rank
 
 __all__ = [
     "InitTarget",
@@ -74,7 +74,7 @@ def variance_matching_init(
     rr = _check_rank(r, mm, nn)
     e = float(check_open_unit(eta, "eta"))
     s2 = target_variance(mm, nn, target)
-    g = _rng(rng)
+    g = check_rng(rng)
     std = (s2 / rr) ** 0.25  # the std of a factor-mean entry: sqrt(v), v = sqrt(s2 / r)
     return FactorPosterior(
         mu_a=std * g.standard_normal((mm, rr)),
@@ -95,7 +95,7 @@ def balanced_factors(w: Any, r: int) -> tuple[FloatArray, FloatArray]:
     >>> np.round(a @ b.T, 12).tolist()
     [[3.0, 0.0], [0.0, 0.0]]
     """
-    wm = _matrix(w, "w")
+    wm = check_matrix(w, "w")
     rr = _check_rank(r, *wm.shape)
     u, s, vt = np.linalg.svd(wm, full_matrices=False)
     root = np.sqrt(s[:rr])

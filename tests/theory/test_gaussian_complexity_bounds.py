@@ -200,7 +200,11 @@ def _gaps(**kw):
             TypeError,
             r"`rng` must be a numpy.random.Generator; got RandomState",
         ),
-        (lambda: _lin(X=np.ones(4)), ValueError, r"`X` must be a non-empty 2-D array .*\(4,\)"),
+        (
+            lambda: _lin(X=np.ones(4)),
+            ValueError,
+            r"`X` must be a non-empty 2-D array; got shape \(4,\)",
+        ),
         (lambda: _lin(X=np.ones((0, 3))), ValueError, r"`X` must be a non-empty 2-D array"),
         (lambda: _lin(spectral_bound=0.0), ValueError, r"`spectral_bound` must be a float in \(0"),
         (lambda: _lin(spectral_bound=-1.0), ValueError, r"`spectral_bound` .*got -1"),
