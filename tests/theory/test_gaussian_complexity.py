@@ -8,7 +8,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 from scipy import optimize, special, stats
 
@@ -280,6 +280,9 @@ def test_linear_class_is_linear_in_the_spectral_bound(shape, seed, lam) -> None:
 
 @given(outputs=function_class_outputs(), seed=st.integers(0, 2**32))
 def test_finite_class_estimate_is_positively_homogeneous(outputs, seed) -> None:
+    # Exact in floating point unless products gamma f(x) underflow to subnormals (outputs near
+    # the smallest normal float lose bits there, and doubling them does not commute with that).
+    assume(not np.any((outputs != 0) & (np.abs(outputs) < 1e-290)))
     est = empirical_gaussian_complexity(outputs, n_draws=10, rng=_gen(seed))
     assert empirical_gaussian_complexity(2.0 * outputs, n_draws=10, rng=_gen(seed)) == (
         2 * est[0],
