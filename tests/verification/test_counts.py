@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from hypothesis import example, given
 
+from lrbnn_core import stochastic_parameter_count
 from theory.pac_bayes import param_counts
 from verification.checks.counts import (
     MNIST_RANKS,
@@ -13,7 +14,7 @@ from verification.checks.counts import (
     check_p1,
     check_p2,
     check_p3,
-    layer_arrays,
+    layer_module,
     mlp_counts,
     sst2_consistency,
 )
@@ -41,21 +42,22 @@ def test_check_p1_quick_budget_verifies_every_triple() -> None:
 @given(shape=layer_shapes())
 @example(shape=(1, 1, 1))
 @example(shape=(784, 1200, 25))
-def test_layer_arrays_sizes_match_param_counts(shape: tuple[int, int, int]) -> None:
-    """P1: the allocated arrays hold 2mn / 2r(m+n) scalars, of which mn / r(m+n) are means."""
+def test_layer_module_sizes_match_param_counts(shape: tuple[int, int, int]) -> None:
+    """P1: the lrbnn_core layers hold 2mn / 2r(m+n) trainable scalars, of which mn / r(m+n) are
+    stochastic (each has a mean and a scale)."""
     m, n, r = shape
-    mf = layer_arrays(m, n, None)
-    lr = layer_arrays(m, n, r)
+    mf = layer_module(m, n, None)
+    lr = layer_module(m, n, r)
     pc = param_counts(m, n, r)
-    assert sum(a.size for a in mf.values()) == pc["mean_field"] == 2 * m * n
-    assert sum(a.size for a in lr.values()) == pc["low_rank"] == 2 * r * (m + n)
-    assert mf["mu_W"].size == pc["d_full"]
-    assert lr["mu_A"].size + lr["mu_B"].size == pc["d_low_rank"]
+    assert sum(p.numel() for p in mf.parameters()) == pc["mean_field"] == 2 * m * n
+    assert sum(p.numel() for p in lr.parameters()) == pc["low_rank"] == 2 * r * (m + n)
+    assert stochastic_parameter_count(mf) == pc["d_full"] == m * n
+    assert stochastic_parameter_count(lr) == pc["d_low_rank"] == r * (m + n)
 
 
-def test_layer_arrays_rejects_rank_above_min() -> None:
+def test_layer_module_rejects_rank_above_min() -> None:
     with pytest.raises(ValueError, match=r"`r` must be an int in \[1, 3\]; got 4"):
-        layer_arrays(3, 5, 4)
+        layer_module(3, 5, 4)
 
 
 @pytest.mark.claim("P2")

@@ -1,8 +1,9 @@
-r"""Checks of the parameter-count claims P1, P2 and P3 by brute-force counting of arrays.
+r"""Checks of the parameter-count claims P1, P2 and P3 by brute-force counting.
 
-The twin of :func:`theory.pac_bayes.param_counts` here is not a second formula but the arrays a
-layer actually allocates: the mean and the pre-softplus scale ``rho`` of every stochastic scalar,
-counted with ``.size``. Ratios are decided in exact :class:`fractions.Fraction` arithmetic.
+The twin of :func:`theory.pac_bayes.param_counts` here is not a second formula but what the
+trainable layers of :mod:`lrbnn_core` actually hold: the mean and the pre-softplus scale ``rho``
+of every stochastic scalar, counted with ``numel``. Ratios are decided in exact
+:class:`fractions.Fraction` arithmetic.
 
 References: claims P1, P2, P3 of ``CLAIMS.md``.
 """
@@ -15,8 +16,9 @@ from fractions import Fraction
 from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
+import torch
 
+from lrbnn_core import LowRankBayesLinear, MeanFieldBayesLinear, stochastic_parameter_count
 from theory._validation import check_int
 from theory.pac_bayes import param_counts
 from verification.registry import Budget, Outcome, Verdict
@@ -27,7 +29,7 @@ __all__ = [
     "check_p1",
     "check_p2",
     "check_p3",
-    "layer_arrays",
+    "layer_module",
     "mlp_counts",
     "sst2_consistency",
 ]
@@ -53,8 +55,8 @@ _HALF_ULP_2DP = Fraction(1, 200)
 _KEYS = ("mean_field", "low_rank", "d_full", "d_low_rank")
 
 
-def layer_arrays(m: int, n: int, r: int | None) -> dict[str, NDArray[np.float64]]:
-    r"""Allocate the variational parameter arrays of one ``m x n`` layer.
+def layer_module(m: int, n: int, r: int | None) -> torch.nn.Module:
+    r"""The trainable ``m x n`` (out x in) layer of :mod:`lrbnn_core`, without bias.
 
     .. math::
 
@@ -69,43 +71,34 @@ def layer_arrays(m: int, n: int, r: int | None) -> dict[str, NDArray[np.float64]
     r : int or None
         Rank in ``[1, min(m, n)]``; ``None`` gives the mean-field layer.
 
-    Returns
-    -------
-    dict of str to ndarray
-        One zero array per parameter block, keyed ``mu_W``/``rho_W`` or
-        ``mu_A``/``rho_A``/``mu_B``/``rho_B``.
-
     References
     ----------
     Claim P1.
 
     Examples
     --------
-    >>> sorted((k, v.shape) for k, v in layer_arrays(3, 2, 1).items())
-    [('mu_A', (3, 1)), ('mu_B', (2, 1)), ('rho_A', (3, 1)), ('rho_B', (2, 1))]
+    >>> sorted((k, tuple(v.shape)) for k, v in layer_module(3, 2, 1).named_parameters())
+    [('A_mean', (3, 1)), ('A_rho', (3, 1)), ('B_mean', (2, 1)), ('B_rho', (2, 1))]
     """
     m = check_int(m, "m")
     n = check_int(n, "n")
+    gen = torch.Generator().manual_seed(0)  # the values do not matter, only the sizes
     if r is None:
-        return {"mu_W": np.zeros((m, n)), "rho_W": np.zeros((m, n))}
+        return MeanFieldBayesLinear(n, m, bias=False, generator=gen)
     r = check_int(r, "r", high=min(m, n))
-    return {
-        "mu_A": np.zeros((m, r)),
-        "rho_A": np.zeros((m, r)),
-        "mu_B": np.zeros((n, r)),
-        "rho_B": np.zeros((n, r)),
-    }
+    return LowRankBayesLinear(n, m, r, bias=False, generator=gen)
 
 
 def _counted(m: int, n: int, r: int) -> dict[str, int]:
-    """The four counts of P1 read off the allocated arrays (means are the stochastic scalars)."""
-    mf = layer_arrays(m, n, None)
-    lr = layer_arrays(m, n, r)
+    """The four counts of P1 read off the modules: every trainable scalar (means and
+    pre-softplus scales) and every stochastic scalar (``stochastic_parameter_count``)."""
+    mf = layer_module(m, n, None)
+    lr = layer_module(m, n, r)
     return {
-        "mean_field": sum(a.size for a in mf.values()),
-        "low_rank": sum(a.size for a in lr.values()),
-        "d_full": mf["mu_W"].size,
-        "d_low_rank": lr["mu_A"].size + lr["mu_B"].size,
+        "mean_field": sum(p.numel() for p in mf.parameters()),
+        "low_rank": sum(p.numel() for p in lr.parameters()),
+        "d_full": stochastic_parameter_count(mf),
+        "d_low_rank": stochastic_parameter_count(lr),
     }
 
 
@@ -121,7 +114,7 @@ def _max_dim(budget: Budget) -> int:
 
 
 def check_p1(budget: Budget, rng: np.random.Generator) -> Outcome:
-    """Claim P1: ``param_counts`` equals the sizes of the allocated arrays, exhaustively.
+    """Claim P1: ``param_counts`` equals what the ``lrbnn_core`` layers hold, exhaustively.
 
     Every ``(m, n, r)`` with ``m, n <= budget["max_dim"]`` and ``1 <= r <= min(m, n)`` is tried;
     the comparison is exact (``==``). ``rng`` is unused: the check is exhaustive.
@@ -145,15 +138,16 @@ def check_p1(budget: Budget, rng: np.random.Generator) -> Outcome:
         data["counterexample"] = {"m": m, "n": n, "r": r, "key": key, "got": got, "want": want}
         return Outcome(
             Verdict.REFUTED,
-            f"param_counts({m}, {n}, {r})['{key}'] = {got} but the allocated arrays hold {want} "
+            f"param_counts({m}, {n}, {r})['{key}'] = {got} but the lrbnn_core layers hold {want} "
             f"scalars (first mismatch in lexicographic order over m, n, r; {tried} cases tried).",
             data,
         )
     return Outcome(
         Verdict.VERIFIED,
         f"All {tried} triples (m, n, r) with 1 <= m, n <= {max_dim} and 1 <= r <= min(m, n): "
-        "the sizes of the allocated arrays (mu_W, rho_W of m x n; mu_A, rho_A of m x r; mu_B, "
-        "rho_B of n x r) equal param_counts exactly: mean-field 2mn, low-rank 2r(m+n), "
+        "the parameters of the trainable lrbnn_core layers (MeanFieldBayesLinear: mean and rho "
+        "of m x n; LowRankBayesLinear: of A, m x r, and B, n x r) equal param_counts exactly: "
+        "mean-field 2mn, low-rank 2r(m+n), "
         "D_full = mn, D_LR = r(m+n).",
         data,
     )
@@ -208,7 +202,7 @@ def check_p2(budget: Budget, rng: np.random.Generator) -> Outcome:
 
 
 def mlp_counts(widths: Sequence[int], ranks: Sequence[int]) -> dict[str, int]:
-    r"""Count the parameters of an MLP with deterministic biases, from allocated arrays.
+    r"""Count the parameters of an MLP with deterministic biases, on the lrbnn_core layers.
 
     .. math::
 
@@ -242,12 +236,16 @@ def mlp_counts(widths: Sequence[int], ranks: Sequence[int]) -> dict[str, int]:
             f"`ranks` must have len(widths) - 1 = {len(widths) - 1} entries; got {len(ranks)}"
         )
     totals = {"low_rank": 0, "mean_field": 0, "deterministic": 0}
+    gen = torch.Generator().manual_seed(0)  # the values do not matter, only the sizes
     for h_out, h_in, r in zip(widths[1:], widths[:-1], ranks, strict=True):
-        bias = np.zeros(check_int(h_out, "widths")).size
-        mf = layer_arrays(h_out, h_in, None)
-        totals["low_rank"] += sum(a.size for a in layer_arrays(h_out, h_in, r).values()) + bias
-        totals["mean_field"] += sum(a.size for a in mf.values()) + bias
-        totals["deterministic"] += mf["mu_W"].size + bias
+        m, n = check_int(h_out, "widths"), check_int(h_in, "widths")
+        layers = {
+            "low_rank": LowRankBayesLinear(n, m, r, bayesian_bias=False, generator=gen),
+            "mean_field": MeanFieldBayesLinear(n, m, bayesian_bias=False, generator=gen),
+            "deterministic": torch.nn.Linear(n, m),
+        }
+        for key, layer in layers.items():
+            totals[key] += sum(p.numel() for p in layer.parameters())
     return totals
 
 

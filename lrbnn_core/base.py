@@ -1,0 +1,204 @@
+"""What every Bayesian layer of ``lrbnn_core`` shares: the sampling mode, the generator, the KL.
+
+A Bayesian layer owns its stochastic parameters (a *block* is one tensor of independent Gaussian
+scalars: ``"A"``, ``"B"``, ``"W"``, ``"bias"``, ...). Models built from layers get their KL, their
+sampling mode and their random generator through the helpers here, which walk the module tree, so
+that a container never double-counts a layer.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+__all__ = [
+    "BayesianModule",
+    "KLMethod",
+    "SamplingMode",
+    "bayesian_modules",
+    "check_finite_through",
+    "check_input",
+    "check_size",
+    "model_kl",
+    "set_generator",
+    "set_sampling",
+    "stochastic_parameter_count",
+]
+
+
+class SamplingMode(str, Enum):
+    """How a Bayesian layer draws its weights in ``forward``."""
+
+    #: one draw of every stochastic parameter per forward pass, shared by the whole batch (the
+    #: paper's choice)
+    SHARED = "shared"
+    #: independent draws per example, without forming the weight matrix (local
+    #: reparameterisation: exact Gaussian pre-activations)
+    LOCAL = "local"
+    #: no sampling: the posterior means (a deterministic network, for diagnostics)
+    MEAN = "mean"
+
+
+class KLMethod(str, Enum):
+    """How ``kl`` evaluates the KL of the posterior to the prior."""
+
+    #: the exact closed form (Gaussian priors) or, where there is none, the prior's declared
+    #: closed-form *upper* bound (scale mixtures): the value a certificate may use
+    CLOSED_FORM = "closed_form"
+    #: an unbiased Monte Carlo estimate from posterior samples (for training with mixture priors)
+    MONTE_CARLO = "monte_carlo"
+
+
+def sampling_mode(value: Any) -> SamplingMode:
+    try:
+        return SamplingMode(value)
+    except ValueError:
+        known = ", ".join(repr(m.value) for m in SamplingMode)
+        raise ValueError(f"`sampling` must be one of {known}; got {value!r}") from None
+
+
+def kl_method(value: Any) -> KLMethod:
+    try:
+        return KLMethod(value)
+    except ValueError:
+        known = ", ".join(repr(m.value) for m in KLMethod)
+        raise ValueError(f"`method` must be one of {known}; got {value!r}") from None
+
+
+class BayesianModule(nn.Module):
+    """Base class of the layers that own stochastic parameters.
+
+    Subclasses implement ``kl`` and ``factor_posteriors``; ``sampling`` and ``generator`` are
+    plain attributes read at every forward pass (``generator=None`` uses torch's global RNG).
+    """
+
+    def __init__(self, sampling: SamplingMode | str = SamplingMode.SHARED) -> None:
+        super().__init__()
+        self.sampling = sampling_mode(sampling)
+        self.generator: torch.Generator | None = None
+
+    def kl(
+        self,
+        method: KLMethod | str = KLMethod.CLOSED_FORM,
+        *,
+        n_samples: int = 1,
+        generator: torch.Generator | None = None,
+    ) -> Tensor:
+        """KL of this layer's posterior to its prior, summed over its blocks (0-dim tensor)."""
+        raise NotImplementedError
+
+    def factor_posteriors(self) -> dict[str, tuple[Tensor, Tensor]]:
+        """``{block name: (mean, std)}`` of every stochastic parameter block."""
+        raise NotImplementedError
+
+
+def bayesian_modules(model: nn.Module) -> list[BayesianModule]:
+    """The outermost ``BayesianModule`` s of ``model`` (itself included), in module order: a
+    Bayesian layer built from Bayesian sub-layers counts once, through its own ``kl``."""
+    found: list[BayesianModule] = []
+
+    def walk(module: nn.Module) -> None:
+        if isinstance(module, BayesianModule):
+            found.append(module)
+            return
+        for child in module.children():
+            walk(child)
+
+    walk(model)
+    return found
+
+
+def model_kl(
+    model: nn.Module,
+    method: KLMethod | str = KLMethod.CLOSED_FORM,
+    *,
+    n_samples: int = 1,
+    generator: torch.Generator | None = None,
+) -> Tensor:
+    """Sum of ``kl`` over every Bayesian layer of ``model``; raises if there is none (a model
+    without stochastic parameters has no posterior to certify or regularise)."""
+    layers = bayesian_modules(model)
+    if not layers:
+        raise ValueError(
+            f"`model` ({type(model).__name__}) has no stochastic parameters: no Bayesian layer"
+        )
+    terms = [m.kl(method, n_samples=n_samples, generator=generator) for m in layers]
+    return torch.stack(terms).sum()
+
+
+def stochastic_parameter_count(model: nn.Module) -> int:
+    """Number of stochastic scalars (each has a mean and a std) of every Bayesian layer."""
+    return sum(
+        int(mean.numel())
+        for m in bayesian_modules(model)
+        for mean, _ in m.factor_posteriors().values()
+    )
+
+
+def set_sampling(model: nn.Module, mode: SamplingMode | str) -> None:
+    """Set the sampling mode of every Bayesian layer of ``model``."""
+    chosen = sampling_mode(mode)
+    for module in model.modules():
+        if isinstance(module, BayesianModule):
+            module.sampling = chosen
+
+
+def set_generator(model: nn.Module, generator: torch.Generator | None) -> None:
+    """Make every Bayesian layer of ``model`` draw from ``generator`` (one stream for the whole
+    model: two runs from one seed give identical numbers)."""
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(f"`generator` must be a torch.Generator or None; got {generator!r}")
+    for module in model.modules():
+        if isinstance(module, BayesianModule):
+            module.generator = generator
+
+
+def check_input(
+    x: Any, features: int, name: str = "x", *, min_dim: int = 2, finite: bool = True
+) -> Tensor:
+    """``x`` as a floating tensor whose last axis has ``features`` entries and (if ``finite``) no
+    NaN/inf. Layers that reduce ``x`` to a smaller tensor first check that one instead
+    (:func:`check_finite_through`): a full pass over ``x`` costs more than a low-rank layer."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"`{name}` must be a torch.Tensor; got {type(x).__name__}")
+    if not x.is_floating_point():
+        raise TypeError(f"`{name}` must be a floating-point tensor; got dtype {x.dtype}")
+    if x.dim() < min_dim or x.shape[-1] != features:
+        raise ValueError(
+            f"`{name}` must have shape (..., {features}) with at least {min_dim} axes; "
+            f"got {tuple(x.shape)}"
+        )
+    if finite and not bool(torch.isfinite(x).all()):
+        raise ValueError(f"`{name}` contains NaN or infinite values")
+    return x
+
+
+def check_finite_through(t: Tensor, x: Tensor, what: str, name: str = "x") -> Tensor:
+    """Raise if ``t``, computed from ``x`` by sums of products (such as ``x @ B``), is not finite.
+
+    A NaN or infinite entry of ``x`` always makes ``t`` non-finite (NaN times anything is NaN;
+    infinity times a nonzero is infinite, times zero NaN, and a sum with a non-finite term is
+    non-finite), so checking the small ``t`` catches every bad ``x``; the message then says which
+    of the two failed."""
+    if not bool(torch.isfinite(t).all()):
+        if not bool(torch.isfinite(x).all()):
+            raise ValueError(f"`{name}` contains NaN or infinite values")
+        raise ValueError(f"{what} overflowed (non-finite) for a finite `{name}`")
+    return t
+
+
+def check_size(value: Any, name: str, low: int = 1, high: int | None = None, hint: str = "") -> int:
+    """``value`` as an int in ``[low, high]``; ``hint`` names what ``high`` is."""
+    upper = "inf" if high is None else (f"{hint} = {high}" if hint else str(high))
+    if (
+        isinstance(value, (bool, np.bool_))
+        or not isinstance(value, (int, np.integer))
+        or value < low
+        or (high is not None and value > high)
+    ):
+        raise ValueError(f"`{name}` must be an int in [{low}, {upper}]; got {value!r}")
+    return int(value)
