@@ -1,10 +1,82 @@
 """Trainable low-rank Bayesian models in PyTorch (layers, training, certificates).
 
-The layers land with a later issue. Already here: the differentiable kl-inverse, so that a
-kl-bound can be a training objective. Import directions are fixed and tested: ``lrbnn_core``
-never imports sympy or hypothesis.
+Import directions are fixed and tested: ``lrbnn_core`` may use the numpy-only parts of
+``theory`` but never imports sympy or hypothesis.
 """
 
+from lrbnn_core.base import (
+    BayesianModule,
+    KLMethod,
+    SamplingMode,
+    bayesian_modules,
+    model_kl,
+    set_generator,
+    set_sampling,
+    stochastic_parameter_count,
+)
+from lrbnn_core.data import Dataset, DatasetName, load_dataset
 from lrbnn_core.kl_inverse import kl_inv_upper_torch
+from lrbnn_core.layers import LowRankBayesLinear, MeanFieldBayesLinear
+from lrbnn_core.metrics import Metrics, evaluate
+from lrbnn_core.models import MLP, LayerKind, make_linear
+from lrbnn_core.priors import GaussianPrior, ScaleMixturePrior
+from lrbnn_core.recurrent import (
+    DeterministicLSTM,
+    LowRankBayesLSTM,
+    MeanFieldBayesLSTM,
+    SequenceClassifier,
+    make_lstm,
+)
+from lrbnn_core.training import (
+    TrainConfig,
+    TrainResult,
+    load_checkpoint,
+    predict,
+    save_checkpoint,
+    train,
+)
+from lrbnn_core.transformer import (
+    DeterministicTransformerEncoder,
+    LowRankBayesTransformerEncoder,
+    MeanFieldBayesTransformerEncoder,
+    make_transformer_encoder,
+)
 
-__all__ = ["kl_inv_upper_torch"]
+__all__ = [
+    "MLP",
+    "BayesianModule",
+    "Dataset",
+    "DatasetName",
+    "DeterministicLSTM",
+    "DeterministicTransformerEncoder",
+    "GaussianPrior",
+    "KLMethod",
+    "LayerKind",
+    "LowRankBayesLSTM",
+    "LowRankBayesLinear",
+    "LowRankBayesTransformerEncoder",
+    "MeanFieldBayesLSTM",
+    "MeanFieldBayesLinear",
+    "MeanFieldBayesTransformerEncoder",
+    "Metrics",
+    "SamplingMode",
+    "ScaleMixturePrior",
+    "SequenceClassifier",
+    "TrainConfig",
+    "TrainResult",
+    "bayesian_modules",
+    "evaluate",
+    "kl_inv_upper_torch",
+    "load_checkpoint",
+    "load_dataset",
+    "make_linear",
+    "make_lstm",
+    "make_transformer_encoder",
+    "model_kl",
+    "predict",
+    "save_checkpoint",
+    "set_generator",
+    "set_sampling",
+    "stochastic_parameter_count",
+    "train",
+]
