@@ -34,6 +34,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_kl_inverse.py
 	$(PY) benchmarks/bench_output_variance.py
 	$(PY) benchmarks/bench_gaussian_complexity.py
+	$(PY) benchmarks/bench_layers.py --threads 1
 
 clean:
 	rm -rf $(VENV)

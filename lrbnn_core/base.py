@@ -158,7 +158,13 @@ def set_generator(model: nn.Module, generator: torch.Generator | None) -> None:
 
 
 def check_input(
-    x: Any, features: int, name: str = "x", *, min_dim: int = 2, finite: bool = True
+    x: Any,
+    features: int,
+    name: str = "x",
+    *,
+    min_dim: int = 2,
+    finite: bool = True,
+    dtype: torch.dtype | None = None,
 ) -> Tensor:
     """``x`` as a floating tensor whose last axis has ``features`` entries and (if ``finite``) no
     NaN/inf. Layers that reduce ``x`` to a smaller tensor first check that one instead
@@ -167,6 +173,8 @@ def check_input(
         raise TypeError(f"`{name}` must be a torch.Tensor; got {type(x).__name__}")
     if not x.is_floating_point():
         raise TypeError(f"`{name}` must be a floating-point tensor; got dtype {x.dtype}")
+    if dtype is not None and x.dtype != dtype:
+        raise TypeError(f"`{name}` must have the layer's dtype {dtype}; got {x.dtype}")
     if x.dim() < min_dim or x.shape[-1] != features:
         raise ValueError(
             f"`{name}` must have shape (..., {features}) with at least {min_dim} axes; "

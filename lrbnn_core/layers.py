@@ -315,7 +315,7 @@ class LowRankBayesLinear(_GaussianBlocks):
         return self._mean("A") @ self._mean("B").T
 
     def forward(self, x: Tensor) -> Tensor:
-        x = check_input(x, self.in_features, finite=False)
+        x = check_input(x, self.in_features, finite=False, dtype=self._mean("A").dtype)
         mode = self.sampling
         if mode is SamplingMode.LOCAL:
             mu_a, mu_b = self._mean("A"), self._mean("B")
@@ -393,7 +393,7 @@ class MeanFieldBayesLinear(_GaussianBlocks):
         return self._mean("W")
 
     def forward(self, x: Tensor) -> Tensor:
-        x = check_input(x, self.in_features)
+        x = check_input(x, self.in_features, dtype=self._mean("W").dtype)
         mode = self.sampling
         if mode is SamplingMode.LOCAL:
             var = self._std("W").square()

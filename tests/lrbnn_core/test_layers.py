@@ -282,6 +282,11 @@ def test_priors_reject_non_positive_scales() -> None:
         (torch.ones(3, 6), ValueError, r"`x` must have shape \(\.\.\., 7\) with at least 2 axes"),
         (torch.ones(7), ValueError, r"`x` must have shape \(\.\.\., 7\)"),
         (torch.ones(3, 7, dtype=torch.int64), TypeError, r"`x` must be a floating-point tensor"),
+        (
+            torch.ones(3, 7, dtype=torch.float64),
+            TypeError,
+            r"`x` must have the layer's dtype torch.float32; got torch.float64",
+        ),
         (np.ones((3, 7)), TypeError, r"`x` must be a torch.Tensor; got ndarray"),
         (torch.full((3, 7), float("nan")), ValueError, r"`x` contains NaN or infinite values"),
     ],
