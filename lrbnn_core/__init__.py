@@ -11,6 +11,7 @@ from lrbnn_core.base import (
     bayesian_modules,
     model_kl,
     set_generator,
+    set_prior,
     set_sampling,
     stochastic_parameter_count,
 )
@@ -76,6 +77,7 @@ __all__ = [
     "predict",
     "save_checkpoint",
     "set_generator",
+    "set_prior",
     "set_sampling",
     "stochastic_parameter_count",
     "train",

@@ -25,6 +25,7 @@ __all__ = [
     "check_size",
     "model_kl",
     "set_generator",
+    "set_prior",
     "set_sampling",
     "stochastic_parameter_count",
 ]
@@ -94,6 +95,37 @@ class BayesianModule(nn.Module):
     def factor_posteriors(self) -> dict[str, tuple[Tensor, Tensor]]:
         """``{block name: (mean, std)}`` of every stochastic parameter block."""
         raise NotImplementedError
+
+    def set_prior(self, prior: Any, *, means: dict[str, Tensor] | None = None) -> None:
+        """Replace the prior (``means``: per-entry centres of a Gaussian prior, per block)."""
+        raise NotImplementedError
+
+
+def set_prior(model: nn.Module, prior: Any, *, centre: nn.Module | None = None) -> None:
+    """Give every Bayesian layer of ``model`` the prior ``prior``.
+
+    ``centre`` is a model of the same architecture whose posterior means become the centres of
+    the (Gaussian) prior, entry by entry: ``model`` itself (a prior at the current means, e.g.
+    the initialisation) or a model trained on data held out from the certificate (a
+    data-dependent prior). ``None`` centres every entry at the prior's scalar mean."""
+    layers = bayesian_modules(model)
+    if not layers:
+        raise ValueError(f"`model` ({type(model).__name__}) has no Bayesian layer")
+    if centre is None:
+        for layer in layers:
+            layer.set_prior(prior)
+        return
+    sources = bayesian_modules(centre)
+    if [type(m) for m in sources] != [type(m) for m in layers]:
+        raise ValueError(
+            "`centre` must have the architecture of `model` (the same Bayesian layers)"
+        )
+    # Read every centre before writing any: `centre` may be `model` itself.
+    means = [
+        {k: m.detach().clone() for k, (m, _) in src.factor_posteriors().items()} for src in sources
+    ]
+    for layer, centre_means in zip(layers, means, strict=True):
+        layer.set_prior(prior, means=centre_means)
 
 
 def bayesian_modules(model: nn.Module) -> list[BayesianModule]:

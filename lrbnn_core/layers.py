@@ -155,6 +155,40 @@ class _GaussianBlocks(BayesianModule):
         eps = torch.randn(size, generator=generator, dtype=mean.dtype, device=mean.device)
         return mean + std * eps
 
+    def prior_means(self) -> dict[str, Tensor] | None:
+        """``{block: prior mean}`` where the prior is centred per entry, else ``None`` (every
+        block centred at the prior's scalar mean)."""
+        if not hasattr(self, f"{self._blocks[0]}_prior_mean"):
+            return None
+        return {name: getattr(self, f"{name}_prior_mean") for name in self._blocks}
+
+    def set_prior(self, prior: Prior, *, means: dict[str, Tensor] | None = None) -> None:
+        """Replace the prior. ``means`` (one tensor per block, of the block's shape) centres a
+        Gaussian prior there entry by entry: at the initialisation, or at means learnt on data
+        the certificate will not use (a data-dependent prior); ``None`` removes such centres."""
+        self.prior = check_prior(prior)
+        if means is None:
+            for name in self._blocks:
+                if hasattr(self, f"{name}_prior_mean"):
+                    delattr(self, f"{name}_prior_mean")
+            return
+        if not isinstance(self.prior, GaussianPrior):
+            raise ValueError("`means` needs a GaussianPrior (the mixture is centred at 0)")
+        if not isinstance(means, dict) or set(means) != set(self._blocks):
+            got = sorted(means) if isinstance(means, dict) else type(means).__name__
+            raise ValueError(f"`means` must map every block {sorted(self._blocks)}; got {got}")
+        for name in self._blocks:
+            mean = self._mean(name)
+            centre = means[name]
+            if not isinstance(centre, Tensor) or centre.shape != mean.shape:
+                shape = tuple(centre.shape) if isinstance(centre, Tensor) else type(centre)
+                raise ValueError(
+                    f"`means['{name}']` must be a tensor of shape {tuple(mean.shape)}; got {shape}"
+                )
+            if not bool(torch.isfinite(centre).all()):
+                raise ValueError(f"`means['{name}']` contains NaN or infinite values")
+            self.register_buffer(f"{name}_prior_mean", centre.detach().to(mean).clone())
+
     def factor_posteriors(self) -> dict[str, tuple[Tensor, Tensor]]:
         """``{block: (mean, std)}`` for every stochastic block (live tensors)."""
         return {name: (self._mean(name), self._std(name)) for name in self._blocks}

@@ -13,11 +13,13 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from lrbnn_core import (
+    MLP,
     GaussianPrior,
     LowRankBayesLinear,
     MeanFieldBayesLinear,
     ScaleMixturePrior,
     set_generator,
+    set_prior,
 )
 from theory.factor_kl import scale_mixture_kl_mc, scale_mixture_kl_upper
 from theory.geometry import output_moments
@@ -310,3 +312,31 @@ def test_forward_names_overflow_and_infinite_inputs() -> None:
     set_sampling_local = LowRankBayesLinear(7, 5, 2, generator=_gen(0), sampling="local")
     with pytest.raises(ValueError, match=r"`x` contains NaN or infinite values"):
         set_sampling_local(x)
+
+
+def test_set_prior_centres_the_prior_at_another_models_means() -> None:
+    """A data-dependent prior: the KL to N(centre, s^2) against theory's gaussian_kl, with the
+    centres read from a second model; centre=None restores the zero-mean prior."""
+
+    post = MLP((5, 4, 3), "low_rank", rank=2, generator=_gen(20), dtype=F64)
+    source = MLP((5, 4, 3), "low_rank", rank=2, generator=_gen(21), dtype=F64)
+    set_prior(post, GaussianPrior(0.3), centre=source)
+    expected = 0.0
+    for layer, src in zip(post.layers, source.layers, strict=True):
+        for name, (mean, std) in layer.factor_posteriors().items():
+            centre = _np(src.factor_posteriors()[name][0])
+            expected += gaussian_kl(_np(mean), _np(std), centre, 0.3)
+    assert _f(sum(layer.kl() for layer in post.layers)) == pytest.approx(expected, rel=1e-12)
+    set_prior(post, GaussianPrior(0.3), centre=post)  # at its own means: only the std terms
+    for layer in post.layers:
+        for name, (mean, _) in layer.factor_posteriors().items():
+            assert torch.equal(layer.prior_means()[name], mean.detach())
+    set_prior(post, GaussianPrior(1.0))
+    assert all(layer.prior_means() is None for layer in post.layers)
+    other = MLP((5, 4, 3), "mean_field", generator=_gen(22), dtype=F64)
+    with pytest.raises(ValueError, match=r"`centre` must have the architecture of `model`"):
+        set_prior(post, GaussianPrior(1.0), centre=other)
+    with pytest.raises(ValueError, match=r"`means` must map every block \['A', 'B', 'bias'\]"):
+        post.layers[0].set_prior(GaussianPrior(1.0), means={"A": torch.zeros(4, 2)})
+    with pytest.raises(ValueError, match=r"`means` needs a GaussianPrior"):
+        post.layers[0].set_prior(ScaleMixturePrior(0.5, 1.0, 0.1), means={})
