@@ -96,22 +96,38 @@ class BayesianModule(nn.Module):
         """``{block name: (mean, std)}`` of every stochastic parameter block."""
         raise NotImplementedError
 
-    def set_prior(self, prior: Any, *, means: dict[str, Tensor] | None = None) -> None:
-        """Replace the prior (``means``: per-entry centres of a Gaussian prior, per block)."""
+    def set_prior(
+        self,
+        prior: Any,
+        *,
+        means: dict[str, Tensor] | None = None,
+        stds: dict[str, Tensor] | None = None,
+    ) -> None:
+        """Replace the prior (``means``, ``stds``: per-entry values of a Gaussian prior)."""
         raise NotImplementedError
 
 
-def set_prior(model: nn.Module, prior: Any, *, centre: nn.Module | None = None) -> None:
+def set_prior(
+    model: nn.Module,
+    prior: Any,
+    *,
+    centre: nn.Module | None = None,
+    centre_std_scale: float | None = None,
+) -> None:
     """Give every Bayesian layer of ``model`` the prior ``prior``.
 
     ``centre`` is a model of the same architecture whose posterior means become the centres of
     the (Gaussian) prior, entry by entry: ``model`` itself (a prior at the current means, e.g.
     the initialisation) or a model trained on data held out from the certificate (a
-    data-dependent prior). ``None`` centres every entry at the prior's scalar mean."""
+    data-dependent prior). ``None`` centres every entry at the prior's scalar mean.
+    ``centre_std_scale`` (with ``centre``): the prior's std, entry by entry, is this multiple
+    of ``centre``'s posterior std (a learnt prior scale; ``prior.std`` is then not used)."""
     layers = bayesian_modules(model)
     if not layers:
         raise ValueError(f"`model` ({type(model).__name__}) has no Bayesian layer")
     if centre is None:
+        if centre_std_scale is not None:
+            raise ValueError("`centre_std_scale` needs a `centre` model")
         for layer in layers:
             layer.set_prior(prior)
         return
@@ -120,12 +136,23 @@ def set_prior(model: nn.Module, prior: Any, *, centre: nn.Module | None = None) 
         raise ValueError(
             "`centre` must have the architecture of `model` (the same Bayesian layers)"
         )
+    if centre_std_scale is not None and not (
+        isinstance(centre_std_scale, (int, float))
+        and not isinstance(centre_std_scale, bool)
+        and 0 < centre_std_scale < float("inf")
+    ):
+        raise ValueError(
+            f"`centre_std_scale` must be a finite number > 0; got {centre_std_scale!r}"
+        )
     # Read every centre before writing any: `centre` may be `model` itself.
-    means = [
-        {k: m.detach().clone() for k, (m, _) in src.factor_posteriors().items()} for src in sources
-    ]
-    for layer, centre_means in zip(layers, means, strict=True):
-        layer.set_prior(prior, means=centre_means)
+    means, stds = [], []
+    for src in sources:
+        post = src.factor_posteriors()
+        means.append({k: m.detach().clone() for k, (m, _) in post.items()})
+        if centre_std_scale is not None:
+            stds.append({k: s.detach() * float(centre_std_scale) for k, (_, s) in post.items()})
+    for i, layer in enumerate(layers):
+        layer.set_prior(prior, means=means[i], stds=stds[i] if stds else None)
 
 
 def bayesian_modules(model: nn.Module) -> list[BayesianModule]:

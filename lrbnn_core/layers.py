@@ -162,32 +162,49 @@ class _GaussianBlocks(BayesianModule):
             return None
         return {name: getattr(self, f"{name}_prior_mean") for name in self._blocks}
 
-    def set_prior(self, prior: Prior, *, means: dict[str, Tensor] | None = None) -> None:
-        """Replace the prior. ``means`` (one tensor per block, of the block's shape) centres a
-        Gaussian prior there entry by entry: at the initialisation, or at means learnt on data
-        the certificate will not use (a data-dependent prior); ``None`` removes such centres."""
+    def set_prior(
+        self,
+        prior: Prior,
+        *,
+        means: dict[str, Tensor] | None = None,
+        stds: dict[str, Tensor] | None = None,
+    ) -> None:
+        """Replace the prior. ``means`` / ``stds`` (one tensor per block, of the block's shape)
+        replace a Gaussian prior's mean / std entry by entry: centred at the initialisation, or
+        learnt on data the certificate will not use (a data-dependent prior); ``None`` removes
+        such per-entry values."""
         self.prior = check_prior(prior)
-        if means is None:
+        for key, values in (("mean", means), ("std", stds)):
             for name in self._blocks:
-                if hasattr(self, f"{name}_prior_mean"):
-                    delattr(self, f"{name}_prior_mean")
-            return
-        if not isinstance(self.prior, GaussianPrior):
-            raise ValueError("`means` needs a GaussianPrior (the mixture is centred at 0)")
-        if not isinstance(means, dict) or set(means) != set(self._blocks):
-            got = sorted(means) if isinstance(means, dict) else type(means).__name__
-            raise ValueError(f"`means` must map every block {sorted(self._blocks)}; got {got}")
+                if hasattr(self, f"{name}_prior_{key}"):
+                    delattr(self, f"{name}_prior_{key}")
+            if values is None:
+                continue
+            if not isinstance(self.prior, GaussianPrior):
+                raise ValueError(f"`{key}s` needs a GaussianPrior (the mixture is centred at 0)")
+            self._set_entries(key, values)
+
+    def _set_entries(self, key: str, values: dict[str, Tensor]) -> None:
+        if not isinstance(values, dict) or set(values) != set(self._blocks):
+            got = sorted(values) if isinstance(values, dict) else type(values).__name__
+            raise ValueError(f"`{key}s` must map every block {sorted(self._blocks)}; got {got}")
         for name in self._blocks:
             mean = self._mean(name)
-            centre = means[name]
-            if not isinstance(centre, Tensor) or centre.shape != mean.shape:
-                shape = tuple(centre.shape) if isinstance(centre, Tensor) else type(centre)
+            value = values[name]
+            if not isinstance(value, Tensor) or value.shape != mean.shape:
+                shape = tuple(value.shape) if isinstance(value, Tensor) else type(value)
                 raise ValueError(
-                    f"`means['{name}']` must be a tensor of shape {tuple(mean.shape)}; got {shape}"
+                    f"`{key}s['{name}']` must be a tensor of shape {tuple(mean.shape)}; got {shape}"
                 )
-            if not bool(torch.isfinite(centre).all()):
-                raise ValueError(f"`means['{name}']` contains NaN or infinite values")
-            self.register_buffer(f"{name}_prior_mean", centre.detach().to(mean).clone())
+            if not bool(torch.isfinite(value).all()) or (key == "std" and bool((value <= 0).any())):
+                raise ValueError(f"`{key}s['{name}']` must be finite (and > 0 for a std)")
+            self.register_buffer(f"{name}_prior_{key}", value.detach().to(mean).clone())
+
+    def prior_stds(self) -> dict[str, Tensor] | None:
+        """``{block: prior std}`` where the prior's std is set per entry, else ``None``."""
+        if not hasattr(self, f"{self._blocks[0]}_prior_std"):
+            return None
+        return {name: getattr(self, f"{name}_prior_std") for name in self._blocks}
 
     def factor_posteriors(self) -> dict[str, tuple[Tensor, Tensor]]:
         """``{block: (mean, std)}`` for every stochastic block (live tensors)."""
@@ -213,6 +230,7 @@ class _GaussianBlocks(BayesianModule):
                 self._std(name),
                 method,
                 prior_mean=getattr(self, f"{name}_prior_mean", None),
+                prior_std=getattr(self, f"{name}_prior_std", None),
                 n_samples=n_samples,
                 generator=gen,
             )

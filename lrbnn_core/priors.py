@@ -36,7 +36,7 @@ def _positive(value: Any, name: str) -> float:
     return v
 
 
-def gaussian_kl_elementwise(mean: Tensor, std: Tensor, prior_mean: Any, prior_std: float) -> Tensor:
+def gaussian_kl_elementwise(mean: Tensor, std: Tensor, prior_mean: Any, prior_std: Any) -> Tensor:
     r""":math:`\mathrm{KL}(N(\mu, \sigma^2) \| N(\mu_0, s^2)) = \ln(s/\sigma)
     + (\sigma^2 + (\mu - \mu_0)^2) / (2 s^2) - 1/2`, entry by entry."""
     ratio = std / prior_std
@@ -87,15 +87,20 @@ class GaussianPrior:
         method: KLMethod | str = KLMethod.CLOSED_FORM,
         *,
         prior_mean: Tensor | None = None,
+        prior_std: Tensor | None = None,
         n_samples: int = 1,
         generator: torch.Generator | None = None,
     ) -> Tensor:
-        """KL of the block ``N(mean, std^2)`` (independent entries) to this prior, summed."""
+        """KL of the block ``N(mean, std^2)`` (independent entries) to this prior, summed.
+        ``prior_mean`` / ``prior_std`` replace the scalar mean / std entry by entry (a prior
+        centred at the initialisation, or learnt on data the certificate does not use)."""
         loc: Any = self.mean if prior_mean is None else prior_mean
+        scale: Any = self.std if prior_std is None else prior_std
         if kl_method(method) is KLMethod.CLOSED_FORM:
-            return gaussian_kl_elementwise(mean, std, loc, self.std).sum()
+            return gaussian_kl_elementwise(mean, std, loc, scale).sum()
         theta = _draw(mean, std, n_samples, generator)
-        log_p = -0.5 * ((theta - loc) / self.std).square() - math.log(self.std) - 0.5 * _LOG_2PI
+        log_scale = torch.log(torch.as_tensor(scale, dtype=mean.dtype, device=mean.device))
+        log_p = -0.5 * ((theta - loc) / scale).square() - log_scale - 0.5 * _LOG_2PI
         return _entropy_term(std) - log_p.mean(dim=0).sum()
 
 
@@ -146,13 +151,14 @@ class ScaleMixturePrior:
         method: KLMethod | str = KLMethod.CLOSED_FORM,
         *,
         prior_mean: Tensor | None = None,
+        prior_std: Tensor | None = None,
         n_samples: int = 1,
         generator: torch.Generator | None = None,
     ) -> Tensor:
         """The declared upper bound (``"closed_form"``) or an unbiased Monte Carlo estimate
         (``"monte_carlo"``) of the KL of the block to this prior, summed."""
-        if prior_mean is not None:
-            raise ValueError("`prior_mean`: the scale-mixture prior is centred at 0")
+        if prior_mean is not None or prior_std is not None:
+            raise ValueError("the scale-mixture prior takes no per-entry `prior_mean`/`prior_std`")
         if kl_method(method) is KLMethod.CLOSED_FORM:
             k1 = gaussian_kl_elementwise(mean, std, 0.0, self.std1) - math.log(self.pi)
             k2 = gaussian_kl_elementwise(mean, std, 0.0, self.std2) - math.log1p(-self.pi)

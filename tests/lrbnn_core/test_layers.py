@@ -18,6 +18,7 @@ from lrbnn_core import (
     LowRankBayesLinear,
     MeanFieldBayesLinear,
     ScaleMixturePrior,
+    model_kl,
     set_generator,
     set_prior,
 )
@@ -340,3 +341,22 @@ def test_set_prior_centres_the_prior_at_another_models_means() -> None:
         post.layers[0].set_prior(GaussianPrior(1.0), means={"A": torch.zeros(4, 2)})
     with pytest.raises(ValueError, match=r"`means` needs a GaussianPrior"):
         post.layers[0].set_prior(ScaleMixturePrior(0.5, 1.0, 0.1), means={})
+
+
+def test_learnt_prior_stds_give_zero_kl_at_the_centre_and_match_theory() -> None:
+    """A prior learnt from a model (its means and, scaled, its stds): the posterior equal to it
+    has KL 0; with the stds doubled the KL is theory's gaussian_kl entry by entry."""
+    post = MLP((5, 4, 3), "low_rank", rank=2, generator=_gen(23), dtype=F64)
+    set_prior(post, GaussianPrior(1.0), centre=post, centre_std_scale=1.0)
+    assert _f(model_kl(post)) == pytest.approx(0.0, abs=1e-12)
+    set_prior(post, GaussianPrior(1.0), centre=post, centre_std_scale=2.0)
+    expected = sum(
+        gaussian_kl(_np(m), _np(s), _np(m), 2 * _np(s))
+        for layer in post.layers
+        for m, s in layer.factor_posteriors().values()
+    )
+    assert _f(model_kl(post)) == pytest.approx(expected, rel=1e-12)
+    with pytest.raises(ValueError, match=r"`centre_std_scale` must be a finite number > 0; got 0"):
+        set_prior(post, GaussianPrior(1.0), centre=post, centre_std_scale=0)
+    with pytest.raises(ValueError, match=r"`centre_std_scale` needs a `centre` model"):
+        set_prior(post, GaussianPrior(1.0), centre_std_scale=1.0)
