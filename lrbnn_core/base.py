@@ -106,6 +106,14 @@ class BayesianModule(nn.Module):
         """Replace the prior (``means``, ``stds``: per-entry values of a Gaussian prior)."""
         raise NotImplementedError
 
+    def prior_means(self) -> dict[str, Tensor] | None:
+        """Per-entry prior means by block, or ``None`` (the prior's scalar mean)."""
+        raise NotImplementedError
+
+    def prior_stds(self) -> dict[str, Tensor] | None:
+        """Per-entry prior stds by block, or ``None`` (the prior's scalar std)."""
+        raise NotImplementedError
+
 
 def set_prior(
     model: nn.Module,

@@ -432,10 +432,10 @@ CLAIMS: tuple[Claim, ...] = (
         "Low rank is tighter iff C_LR r (d_in + d_out) < C_full d_in d_out; rests on "
         "comparable per-coordinate KLs.",
         _N,
-        f"{_CHK}.pac_bayes_symbolic:check_t38c",
-        {"n_cases": 2000},
-        {"n_cases": 20000},
-        "tests/verification/test_pac_bayes_symbolic.py",
+        f"{_CHK}.combined:check_t38c",
+        {"formula": {"n_cases": 2000}, "trained": {"ranks": (2, 8), "epochs": 20}},
+        {"formula": {"n_cases": 20000}, "trained": {"ranks": (1, 2, 4, 8, 16, 32), "epochs": 40}},
+        "tests/verification/test_trained_kl.py",
     ),
     _c(
         "KLF",

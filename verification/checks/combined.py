@@ -1,9 +1,10 @@
-"""Claims checked by two independent twins (symbolic and Monte Carlo), joined into one row.
+"""Claims checked by two independent parts (symbolic and Monte Carlo, or a formula and its
+premise measured on trained models), joined into one row.
 
 The verdict is the more severe of the two (a refutation by either twin wins), and the evidence
 keeps both parts, labelled. Budgets are nested: ``{"symbolic": {...}, "monte_carlo": {...}}``.
 
-References: claims L3.5a and F1 of ``CLAIMS.md``.
+References: claims L3.5a, F1 and T3.8c of ``CLAIMS.md``.
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ from verification.checks.geometry_init import check_f1_monte_carlo
 from verification.checks.geometry_statistical import check_l35a_monte_carlo
 from verification.checks.geometry_symbolic import check_l35a as check_l35a_symbolic
 from verification.checks.geometry_symbolic_moments import check_f1 as check_f1_symbolic
+from verification.checks.pac_bayes_symbolic import check_t38c as check_t38c_formula
+from verification.checks.trained_kl import check_t38c_trained
 from verification.registry import CheckFn, Outcome, Verdict
 
-__all__ = ["check_f1", "check_l35a", "combine"]
+__all__ = ["check_f1", "check_l35a", "check_t38c", "combine"]
 
 #: From most to least severe; a joined verdict is the first one either part has.
 _SEVERITY = (
@@ -61,3 +64,14 @@ def check_f1(budget: Mapping[str, Any], rng: np.random.Generator) -> Outcome:
     """F1: sympy derivation of Var(mean W_ij) = r vA vB (with its z-tests) and the Monte Carlo
     test of ``variance_matching_init`` for the Glorot and He targets."""
     return _twins(check_f1_symbolic, check_f1_monte_carlo, budget, rng)
+
+
+def check_t38c(budget: Mapping[str, Any], rng: np.random.Generator) -> Outcome:
+    """T3.8c: the iff condition (sympy and exact arithmetic) and its premise, comparable
+    per-coordinate KLs, measured on trained posteriors."""
+    return combine(
+        {
+            "Condition": check_t38c_formula(budget.get("formula", {}), rng),
+            "Trained posteriors": check_t38c_trained(budget.get("trained", {}), rng),
+        }
+    )
