@@ -88,8 +88,10 @@ class BayesianModule(nn.Module):
         *,
         n_samples: int = 1,
         generator: torch.Generator | None = None,
+        dtype: torch.dtype | None = None,
     ) -> Tensor:
-        """KL of this layer's posterior to its prior, summed over its blocks (0-dim tensor)."""
+        """KL of this layer's posterior to its prior, summed over its blocks (0-dim tensor),
+        evaluated in ``dtype`` (the parameters' when ``None``)."""
         raise NotImplementedError
 
     def factor_posteriors(self) -> dict[str, tuple[Tensor, Tensor]]:
@@ -185,15 +187,17 @@ def model_kl(
     *,
     n_samples: int = 1,
     generator: torch.Generator | None = None,
+    dtype: torch.dtype | None = None,
 ) -> Tensor:
     """Sum of ``kl`` over every Bayesian layer of ``model``; raises if there is none (a model
-    without stochastic parameters has no posterior to certify or regularise)."""
+    without stochastic parameters has no posterior to certify or regularise). ``dtype``: see
+    :meth:`BayesianModule.kl` (``torch.float64`` for certificates)."""
     layers = bayesian_modules(model)
     if not layers:
         raise ValueError(
             f"`model` ({type(model).__name__}) has no stochastic parameters: no Bayesian layer"
         )
-    terms = [m.kl(method, n_samples=n_samples, generator=generator) for m in layers]
+    terms = [m.kl(method, n_samples=n_samples, generator=generator, dtype=dtype) for m in layers]
     return torch.stack(terms).sum()
 
 

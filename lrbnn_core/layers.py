@@ -216,21 +216,30 @@ class _GaussianBlocks(BayesianModule):
         *,
         n_samples: int = 1,
         generator: torch.Generator | None = None,
+        dtype: torch.dtype | None = None,
     ) -> Tensor:
         """KL of the posterior to the prior, summed over every stochastic scalar (0-dim).
+
+        ``dtype``: evaluate in this dtype (``torch.float64`` for certificates: the float32
+        posterior's KL without float32 rounding in the sum). Monte Carlo draws are then made in
+        it too.
 
         ``"closed_form"``: exact for a :class:`GaussianPrior`, the declared upper bound for a
         :class:`ScaleMixturePrior` (``prior.kl_is_exact`` tells which); ``"monte_carlo"``: an
         unbiased estimate from ``n_samples`` draws per scalar (``generator`` or, if ``None``,
         the layer's)."""
         gen = generator if generator is not None else self.generator
+
+        def cast(t: Tensor | None) -> Tensor | None:
+            return t if t is None or dtype is None else t.to(dtype)
+
         terms = [
             self.prior.kl(
-                self._mean(name),
-                self._std(name),
+                cast(self._mean(name)),
+                cast(self._std(name)),
                 method,
-                prior_mean=getattr(self, f"{name}_prior_mean", None),
-                prior_std=getattr(self, f"{name}_prior_std", None),
+                prior_mean=cast(getattr(self, f"{name}_prior_mean", None)),
+                prior_std=cast(getattr(self, f"{name}_prior_std", None)),
                 n_samples=n_samples,
                 generator=gen,
             )
