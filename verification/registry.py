@@ -404,10 +404,10 @@ CLAIMS: tuple[Claim, ...] = (
         "McAllester (Maurer form): w.p. >= 1 - delta, for all Q, L(Q) <= L^(Q) + "
         "sqrt((KL + ln(2 sqrt(N)/delta)) / 2N).",
         _ST,
-        f"{_CHK}.coverage:check_d2",
-        {"n_trials": 4000},
-        {"n_trials": 40000},
-        "tests/verification/test_coverage.py",
+        f"{_CHK}.combined:check_d2",
+        {"exact": {"n_trials": 4000}, "trained": {"n_repeats": 12}},
+        {"exact": {"n_trials": 40000}, "trained": {"n_repeats": 200}},
+        "tests/verification/test_coverage.py tests/verification/test_trained_coverage.py",
     ),
     _c(
         "D3",

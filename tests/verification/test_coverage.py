@@ -153,7 +153,7 @@ def test_coverage_violations_power_rejects_the_wrong_bound(rng: np.random.Genera
 @pytest.mark.claim("D2")
 def test_check_d2_quick_budget_verifies() -> None:
     """D2: with the registry's quick budget the McAllester, kl and Catoni bounds cover."""
-    budget = claim_by_id("D2").budget(Profile.QUICK)
+    budget = claim_by_id("D2").budget(Profile.QUICK)["exact"]
     outcome = check_d2(budget, claim_rng("D2"))
     assert outcome.verdict is Verdict.VERIFIED, outcome.evidence
     assert "|" not in outcome.evidence and "\n" not in outcome.evidence
@@ -223,7 +223,7 @@ def test_check_d2_is_deterministic_given_the_rng() -> None:
 @pytest.mark.claim("D2")
 def test_check_d2_thorough_budget_verifies() -> None:
     """D2 at the thorough budget (40000 samples per setting)."""
-    budget = claim_by_id("D2").budget(Profile.THOROUGH)
+    budget = claim_by_id("D2").budget(Profile.THOROUGH)["exact"]
     assert check_d2(budget, claim_rng("D2")).verdict is Verdict.VERIFIED
 
 

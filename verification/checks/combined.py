@@ -4,7 +4,7 @@ premise measured on trained models), joined into one row.
 The verdict is the more severe of the two (a refutation by either twin wins), and the evidence
 keeps both parts, labelled. Budgets are nested: ``{"symbolic": {...}, "monte_carlo": {...}}``.
 
-References: claims L3.5a, F1 and T3.8c of ``CLAIMS.md``.
+References: claims L3.5a, F1, T3.8c and D2 of ``CLAIMS.md``.
 """
 
 from __future__ import annotations
@@ -14,15 +14,17 @@ from typing import Any
 
 import numpy as np
 
+from verification.checks.coverage import check_d2 as check_d2_exact
 from verification.checks.geometry_init import check_f1_monte_carlo
 from verification.checks.geometry_statistical import check_l35a_monte_carlo
 from verification.checks.geometry_symbolic import check_l35a as check_l35a_symbolic
 from verification.checks.geometry_symbolic_moments import check_f1 as check_f1_symbolic
 from verification.checks.pac_bayes_symbolic import check_t38c as check_t38c_formula
+from verification.checks.trained_coverage import check_d2_trained
 from verification.checks.trained_kl import check_t38c_trained
 from verification.registry import CheckFn, Outcome, Verdict
 
-__all__ = ["check_f1", "check_l35a", "check_t38c", "combine"]
+__all__ = ["check_d2", "check_f1", "check_l35a", "check_t38c", "combine"]
 
 #: From most to least severe; a joined verdict is the first one either part has.
 _SEVERITY = (
@@ -73,5 +75,16 @@ def check_t38c(budget: Mapping[str, Any], rng: np.random.Generator) -> Outcome:
         {
             "Condition": check_t38c_formula(budget.get("formula", {}), rng),
             "Trained posteriors": check_t38c_trained(budget.get("trained", {}), rng),
+        }
+    )
+
+
+def check_d2(budget: Mapping[str, Any], rng: np.random.Generator) -> Outcome:
+    """D2: coverage on the exact-risk threshold problem (every posterior of a family, the
+    worst case included) and coverage of the certificates of trained models."""
+    return combine(
+        {
+            "Exact-risk problem": check_d2_exact(budget.get("exact", {}), rng),
+            "Trained models": check_d2_trained(budget.get("trained", {}), rng),
         }
     )
