@@ -233,10 +233,13 @@ class _GaussianBlocks(BayesianModule):
         def cast(t: Tensor | None) -> Tensor | None:
             return t if t is None or dtype is None else t.to(dtype)
 
+        def cast_t(t: Tensor) -> Tensor:
+            return t if dtype is None else t.to(dtype)
+
         terms = [
             self.prior.kl(
-                cast(self._mean(name)),
-                cast(self._std(name)),
+                cast_t(self._mean(name)),
+                cast_t(self._std(name)),
                 method,
                 prior_mean=cast(getattr(self, f"{name}_prior_mean", None)),
                 prior_std=cast(getattr(self, f"{name}_prior_std", None)),
