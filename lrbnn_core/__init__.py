@@ -15,11 +15,14 @@ from lrbnn_core.base import (
     set_sampling,
     stochastic_parameter_count,
 )
+from lrbnn_core.certify import Certificate, certify, gibbs_risks
 from lrbnn_core.data import Dataset, DatasetName, load_dataset
+from lrbnn_core.gauge import balance_gauge
 from lrbnn_core.kl_inverse import kl_inv_upper_torch
 from lrbnn_core.layers import LowRankBayesLinear, MeanFieldBayesLinear
 from lrbnn_core.metrics import Metrics, evaluate
 from lrbnn_core.models import MLP, LayerKind, make_linear
+from lrbnn_core.objectives import Objective, train_bound
 from lrbnn_core.priors import GaussianPrior, ScaleMixturePrior
 from lrbnn_core.recurrent import (
     DeterministicLSTM,
@@ -46,6 +49,7 @@ from lrbnn_core.transformer import (
 __all__ = [
     "MLP",
     "BayesianModule",
+    "Certificate",
     "Dataset",
     "DatasetName",
     "DeterministicLSTM",
@@ -60,13 +64,17 @@ __all__ = [
     "MeanFieldBayesLinear",
     "MeanFieldBayesTransformerEncoder",
     "Metrics",
+    "Objective",
     "SamplingMode",
     "ScaleMixturePrior",
     "SequenceClassifier",
     "TrainConfig",
     "TrainResult",
+    "balance_gauge",
     "bayesian_modules",
+    "certify",
     "evaluate",
+    "gibbs_risks",
     "kl_inv_upper_torch",
     "load_checkpoint",
     "load_dataset",
@@ -81,4 +89,5 @@ __all__ = [
     "set_sampling",
     "stochastic_parameter_count",
     "train",
+    "train_bound",
 ]
