@@ -15,7 +15,7 @@ from lrbnn_core.base import (
     set_sampling,
     stochastic_parameter_count,
 )
-from lrbnn_core.certify import Certificate, certify, gibbs_risks
+from lrbnn_core.certificates import Certificate, certify, gibbs_risks
 from lrbnn_core.data import Dataset, DatasetName, load_dataset
 from lrbnn_core.gauge import balance_gauge
 from lrbnn_core.kl_inverse import kl_inv_upper_torch

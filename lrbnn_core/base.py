@@ -197,7 +197,9 @@ def model_kl(
         raise ValueError(
             f"`model` ({type(model).__name__}) has no stochastic parameters: no Bayesian layer"
         )
-    terms = [m.kl(method, n_samples=n_samples, generator=generator, dtype=dtype) for m in layers]
+    # ``dtype`` only when asked for, so that layers written before it existed keep working
+    extra = {} if dtype is None else {"dtype": dtype}
+    terms = [m.kl(method, n_samples=n_samples, generator=generator, **extra) for m in layers]
     return torch.stack(terms).sum()
 
 

@@ -12,7 +12,7 @@ For each rank :math:`r` of the grid (or once for the mean-field family):
    example, the prior may not depend on the bound part);
 4. low-rank posteriors are gauge-balanced (:func:`lrbnn_core.gauge.balance_gauge`: same
    predictions, never a larger KL);
-5. :func:`lrbnn_core.certify.certify` certifies the 0-1 Gibbs risk on the bound part
+5. :func:`lrbnn_core.certificates.certify` certifies the 0-1 Gibbs risk on the bound part
    (``n = |bound part|``) against every prior scale.
 
 Every certificate pays for the whole grid: the KL carries ``ln(len(ranks) * len(std_scales))``
@@ -35,7 +35,7 @@ import torch
 from torch import nn
 
 from lrbnn_core.base import set_prior, stochastic_parameter_count
-from lrbnn_core.certify import Certificate, certify, gibbs_risks
+from lrbnn_core.certificates import Certificate, certify, gibbs_risks
 from lrbnn_core.data import Dataset, load_dataset
 from lrbnn_core.gauge import balance_gauge
 from lrbnn_core.models import MLP, LayerKind, layer_kind

@@ -1,4 +1,4 @@
-r"""Claim D2 with trained models: do the certificates of :func:`lrbnn_core.certify.certify`
+r"""Claim D2 with trained models: do the certificates of :func:`lrbnn_core.certificates.certify`
 cover the true Gibbs risk as often as they promise?
 
 On the teacher-student task (one teacher, a fixed singular-value decay), each repetition draws
@@ -32,7 +32,7 @@ import torch
 from scipy import stats
 
 from lrbnn_core import MLP, GaussianPrior, TrainConfig, set_prior, train
-from lrbnn_core.certify import certify, gibbs_risks
+from lrbnn_core.certificates import certify, gibbs_risks
 from lrbnn_core.data import Decay, TaskKind, make_teacher_student_task
 from theory._validation import check_int
 from verification.registry import Budget, Outcome, Verdict
