@@ -1,17 +1,82 @@
 """Every theory figure, by file name; ``lrbnn figures`` regenerates them all.
 
 File names start with the claim id they illustrate, so ``paper_checks.md`` links each figure
-from its claim's row.
+from its claim's row. Each ``NAME.png`` gets a sidecar ``NAME.json`` beside it: the command that
+redraws it, the seeds it uses, the git commit and the package versions. The PNGs carry no
+metadata (no matplotlib version, no date), so the same code and packages redraw them byte for
+byte; only the sidecar's ``commit`` changes from one commit to the next.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import shlex
+import subprocess
+import sys
 from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 from tqdm import tqdm
 
-__all__ = ["FIGURES", "figures_for_claim", "make_figures"]
+__all__ = [
+    "FIGURES",
+    "PNG_METADATA",
+    "FigureSpec",
+    "figure_sidecar",
+    "figures_for_claim",
+    "make_figures",
+    "save_png",
+]
+
+#: PNG text chunks written with every figure: none, so the bytes do not depend on the version
+#: of matplotlib that wrote them (matplotlib writes ``Software`` by default; Agg PNGs carry no
+#: date).
+PNG_METADATA: dict[str, str | None] = {"Software": None}
+#: Distributions whose versions every sidecar records: they decide the pixels (Pillow encodes
+#: the PNG).
+_BASE_PACKAGES = ("matplotlib", "numpy", "pillow", "scipy")
+
+
+def save_png(fig: Any, path: str | Path, *, dpi: int) -> Path:
+    """Save a matplotlib figure as a PNG with :data:`PNG_METADATA`; return the path.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from matplotlib.figure import Figure
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     out = save_png(Figure(figsize=(1, 1)), Path(d) / "x.png", dpi=10)
+    ...     b"Software" in out.read_bytes()
+    False
+    """
+    out = Path(path)
+    fig.savefig(out, dpi=dpi, format="png", metadata=PNG_METADATA)
+    return out
+
+
+@dataclass(frozen=True)
+class FigureSpec:
+    """One figure: the function that draws it and the fixed seeds that function uses.
+
+    Calling the spec draws the figure: ``FIGURES[name](path)``.
+    """
+
+    #: Draws the figure to the given path and returns that path.
+    draw: Callable[[Path], Path]
+    #: Every seed given to ``numpy.random.default_rng`` while drawing; empty: no random numbers.
+    seeds: tuple[int, ...]
+    #: One line: what the figure shows.
+    summary: str
+    #: Distributions the figure uses beyond matplotlib, numpy, Pillow and scipy (e.g. torch).
+    extra_packages: tuple[str, ...] = ()
+
+    def __call__(self, path: Path) -> Path:
+        return self.draw(path)
 
 
 def _f4(path: Path) -> Path:
@@ -56,24 +121,148 @@ def _e21_gap_comparison(path: Path) -> Path:
     return plot_e21(path)
 
 
-#: file name -> function drawing it to a given path
-FIGURES: dict[str, Callable[[Path], Path]] = {
-    "E17_pinto_vs_exact.png": _e17_pinto_vs_exact,
-    "E21_gap_comparison.png": _e21_gap_comparison,
-    "F4_pac_bayes_lstm.png": _f4,
-    "L3.5b_weight_correlation.png": _l35b_correlation,
-    "T3.4_singular_values.png": _t34_singular_values,
-    "T3.6_tail_energy.png": _t36_tail_energy,
-    "T3.7_decomposition.png": _t37_decomposition,
+def _d2_kl_inverse_vs_pinsker(path: Path) -> Path:
+    from verification.checks.pinsker_figures import plot_d2
+
+    return plot_d2(path)
+
+
+# The seeds are literals here so that importing this module (report.py does) loads no check
+# module; tests/verification/test_figures.py records the seeds each figure actually draws with.
+#: file name -> the figure's spec (call it with a path to draw it)
+FIGURES: dict[str, FigureSpec] = {
+    "D2_kl_inverse_vs_pinsker.png": FigureSpec(
+        _d2_kl_inverse_vs_pinsker,
+        (),
+        "kl-inverse bound vs its Pinsker relaxation (McAllester) against empirical risk and c",
+    ),
+    "E17_pinto_vs_exact.png": FigureSpec(
+        _e17_pinto_vs_exact,
+        (17,),
+        "restated Pinto bound vs the exact Gaussian complexity (Monte Carlo) and our bound",
+    ),
+    "E21_gap_comparison.png": FigureSpec(
+        _e21_gap_comparison,
+        (),
+        "PAC-Bayes gap vs Gaussian-complexity gap against the rank, three sample sizes",
+    ),
+    "F4_pac_bayes_lstm.png": FigureSpec(
+        _f4,
+        (),
+        "the paper's Fig. 4 (two-layer LSTM McAllester bound vs rank) rebuilt from T3.8",
+    ),
+    "L3.5b_weight_correlation.png": FigureSpec(
+        _l35b_correlation,
+        (2026,),
+        "exact correlations of the entries of W = A B^T beside mean field",
+    ),
+    "T3.4_singular_values.png": FigureSpec(
+        _t34_singular_values,
+        (2026, 2027),
+        "singular-value spectra of low-rank and mean-field draws; the law of sigma_(r+1)",
+    ),
+    "T3.6_tail_energy.png": FigureSpec(
+        _t36_tail_energy,
+        (0,),
+        "rank-induced loss gaps against the EYM tail-energy bounds, three spectra",
+    ),
+    "T3.7_decomposition.png": FigureSpec(
+        _t37_decomposition,
+        (0,),
+        "optimisation + rank-bias split of the T3.7 bound along gradient descent",
+    ),
 }
 
 
+def _git_commit() -> str:
+    """HEAD of the git checkout holding this package, or ``"unknown"`` (not a checkout, no git)."""
+    root = Path(__file__).resolve().parents[1]
+    try:
+        proc = subprocess.run(
+            ["git", "rev-parse", "--show-toplevel", "HEAD"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=30,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    lines = proc.stdout.split()
+    # An installed copy inside some other repository must not report that repository's commit.
+    if proc.returncode != 0 or len(lines) != 2 or Path(lines[0]).resolve() != root:
+        return "unknown"
+    return lines[1]
+
+
+def _versions(extra: tuple[str, ...]) -> dict[str, str]:
+    from matplotlib import ft2font
+
+    out = {name: metadata.version(name) for name in (*_BASE_PACKAGES, *extra)}
+    out["freetype"] = str(ft2font.__freetype_version__)
+    out["python"] = sys.version.split()[0]
+    return out
+
+
+def figure_sidecar(name: str, out_dir: Path, *, commit: str | None = None) -> dict[str, Any]:
+    """The sidecar of figure ``name`` drawn into ``out_dir``: what redraws it and with what.
+
+    Keys: ``figure``, ``claim``, ``summary``, ``command`` (``lrbnn figures --out DIR``),
+    ``seeds``, ``commit`` (``git rev-parse HEAD``, or ``"unknown"``) and ``versions``. No time
+    stamps, so the same commit and packages give the same sidecar.
+
+    Examples
+    --------
+    >>> s = figure_sidecar("D2_kl_inverse_vs_pinsker.png", Path("figures"), commit="abc")
+    >>> s["command"], s["claim"], s["seeds"], s["commit"]
+    ('lrbnn figures --out figures', 'D2', [], 'abc')
+    """
+    if name not in FIGURES:
+        raise ValueError(
+            f"`name` must be a registered figure, one of {sorted(FIGURES)}; got {name!r}"
+        )
+    spec = FIGURES[name]
+    return {
+        "figure": name,
+        "claim": name.split("_", 1)[0],
+        "summary": spec.summary,
+        "command": f"lrbnn figures --out {shlex.quote(str(out_dir))}",
+        "seeds": list(spec.seeds),
+        "commit": _git_commit() if commit is None else commit,
+        "versions": _versions(spec.extra_packages),
+    }
+
+
+def _replace_atomically(out: Path, write: Callable[[Path], object]) -> None:
+    """Call ``write`` on a temporary path beside ``out``, then rename it to ``out``: a run
+    killed half-way leaves the old file or the new one, never a torn one."""
+    # Not mkstemp: its files are private (0600); this one gets the permissions of the umask.
+    tmp = out.with_name(f".{out.stem}.{os.getpid()}.tmp{out.suffix}")
+    try:
+        write(tmp)
+        os.replace(tmp, out)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _write_text(path: Path, *, text: str) -> None:
+    path.write_text(text, encoding="utf-8")
+
+
 def make_figures(out_dir: Path, *, progress: bool = True) -> list[Path]:
-    """Draw every figure into ``out_dir`` (created if needed); return the written paths."""
+    """Draw every figure into ``out_dir`` (created if needed), each PNG with its JSON sidecar
+    (:func:`figure_sidecar`); return the written paths, each PNG followed by its sidecar."""
     out_dir.mkdir(parents=True, exist_ok=True)
+    commit = _git_commit()
     written = []
-    for name, draw in tqdm(FIGURES.items(), desc="lrbnn figures", unit="fig", disable=not progress):
-        written.append(draw(out_dir / name))
+    for name, spec in tqdm(FIGURES.items(), desc="lrbnn figures", unit="fig", disable=not progress):
+        png = out_dir / name
+        _replace_atomically(png, spec)
+        side = png.with_suffix(".json")
+        text = json.dumps(figure_sidecar(name, out_dir, commit=commit), indent=2, sort_keys=True)
+        _replace_atomically(side, partial(_write_text, text=text + "\n"))
+        written += [png, side]
     return written
 
 

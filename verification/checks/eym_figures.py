@@ -31,7 +31,7 @@ _RADIUS = 3.0
 #: The three spectra of the T3.6 figure (sigma_1 = 1).
 _SPECTRA = {
     "flat": np.ones(_N),
-    "power law, sigma_i = i^-1": 1.0 / np.arange(1, _N + 1),
+    r"power law, $\sigma_i = 1/i$": 1.0 / np.arange(1, _N + 1),
     "exactly rank 4": np.concatenate([1.0 / np.arange(1, 5), np.zeros(_N - 4)]),
 }
 
@@ -82,6 +82,8 @@ def plot_t36(path: str | Path) -> Path:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
+    from verification.figures import save_png
+
     curves = t36_curves()
     fig = Figure(figsize=(12.0, 4.2), layout="constrained")
     FigureCanvasAgg(fig)
@@ -110,7 +112,7 @@ def plot_t36(path: str | Path) -> Path:
         )
         ax.set_yscale("log")
         ax.set_title(name)
-        ax.set_xlabel("rank r of the truncation (r = 10: W*_r = W*, gap 0)")
+        ax.set_xlabel(r"rank $r$ of the truncation ($r$ = 10: $W^*_r = W^*$, gap 0)")
         ax.grid(True, which="both", alpha=0.3)
         ax.set_xlim(-0.4, _N + 0.4)
         ax.set_xticks(range(0, _N + 1, 2))
@@ -125,15 +127,13 @@ def plot_t36(path: str | Path) -> Path:
                 fontsize=8,
                 color="0.35",
             )
-    axes[0].set_ylabel("loss gap  |E l(W* x, y) - E l(W*_r x, y)|")
+    axes[0].set_ylabel(r"loss gap $|\mathbb{E}\,\ell(W^* x, y) - \mathbb{E}\,\ell(W^*_r x, y)|$")
     axes[2].legend(fontsize=8, loc="upper right")
     fig.suptitle(
-        f"Rank-induced loss gap vs the tail energy: softmax cross-entropy (L = sqrt 2), "
-        f"12 x 10 W*, R = {_RADIUS:g}"
+        r"Rank-induced loss gap vs the tail energy: softmax cross-entropy ($L = \sqrt{2}$), "
+        f"12 x 10 $W^*$, R = {_RADIUS:g}"
     )
-    out = Path(path)
-    fig.savefig(out, dpi=120)
-    return out
+    return save_png(fig, path, dpi=120)
 
 
 def t37_curves(seed: int = 0) -> dict[str, Any]:
@@ -177,6 +177,8 @@ def plot_t37(path: str | Path) -> Path:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
+    from verification.figures import save_png
+
     c = t37_curves()
     step = np.maximum(c["step"], 0.5)  # step 0 drawn at 0.5 on the log axis
     fig = Figure(figsize=(7.5, 4.8), layout="constrained")
@@ -201,8 +203,6 @@ def plot_t37(path: str | Path) -> Path:
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8, loc="lower left")
     ax.set_title(
-        f"T3.7 for W = A B^T (rank {c['r']}) learned from a 12 x 10 teacher, sigma_i = 1/i"
+        rf"T3.7 for $W = AB^\top$ (rank {c['r']}) learned from a 12 x 10 teacher, $\sigma_i = 1/i$"
     )
-    out = Path(path)
-    fig.savefig(out, dpi=120)
-    return out
+    return save_png(fig, path, dpi=120)

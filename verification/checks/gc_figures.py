@@ -76,6 +76,8 @@ def plot_e17(path: str | Path) -> Path:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
+    from verification.figures import save_png
+
     cv = e17_curves()
     f, r, cs = cv["sample"], cv["r"], cv["cs"]
     g1, se1 = cv["unit_est"][r - 1], cv["unit_se"][r - 1]
@@ -152,9 +154,7 @@ def plot_e17(path: str | Path) -> Path:
     bx.set_ylabel("Gaussian complexity / bound")
     bx.set_title("restated is below the exact value at small $C_1$, for every rank", fontsize=10)
     bx.legend(fontsize=7.5, loc="center", ncol=2)
-    out = Path(path)
-    fig.savefig(out, dpi=130)
-    return out
+    return save_png(fig, path, dpi=130)
 
 
 def plot_e21(path: str | Path) -> Path:
@@ -166,6 +166,8 @@ def plot_e21(path: str | Path) -> Path:
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+
+    from verification.figures import save_png
 
     table = gap_table(E21_GRID)
     ranks = table["ranks"]
@@ -216,6 +218,4 @@ def plot_e21(path: str | Path) -> Path:
         r"$\|X\|_F = \sqrt{m}$, $\delta$ = 0.05: neither gap dominates; both grow like $\sqrt{r}$",
         fontsize=10,
     )
-    out = Path(path)
-    fig.savefig(out, dpi=130)
-    return out
+    return save_png(fig, path, dpi=130)

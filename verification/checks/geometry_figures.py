@@ -17,6 +17,7 @@ from theory._validation import FloatArray
 from theory.geometry import FactorPosterior
 from verification.checks.geometry_numeric import RANK_RTOL_FACTOR, rank_ratios
 from verification.checks.geometry_statistical import random_posterior
+from verification.figures import save_png
 
 __all__ = [
     "FIGURE_SEED",
@@ -81,7 +82,7 @@ def plot_l35b_correlation(path: str | Path) -> Path:
     ticks = np.arange(0, m * n, n)
     labels = [f"i={i + 1}" for i in range(m)]
     for ax, mat, title in (
-        (axes[0], low, f"low rank W = A B^T ({m} x {n}, r = {r})"),
+        (axes[0], low, rf"low rank $W = AB^\top$ ({m} x {n}, r = {r})"),
         (axes[1], mf, f"mean field ({m} x {n}, independent entries)"),
     ):
         image = ax.imshow(mat, cmap="RdBu_r", vmin=-1.0, vmax=1.0, interpolation="nearest")
@@ -91,9 +92,10 @@ def plot_l35b_correlation(path: str | Path) -> Path:
         ax.set_xticks(ticks + (n - 1) / 2, labels, fontsize=8)
         ax.set_yticks(ticks + (n - 1) / 2, labels, fontsize=8)
         ax.set_xlabel(f"entry (i, j), row-major: blocks of the {n} entries of row i", fontsize=8)
+        ax.set_ylabel("entry (i, j), row-major", fontsize=8)
         ax.set_title(title, fontsize=10)
     shared = low[(np.abs(low) > 0) & ~np.eye(m * n, dtype=bool)]
-    fig.colorbar(image, ax=axes, shrink=0.75, label="Corr(W_ij, W_i'j')")
+    fig.colorbar(image, ax=axes, shrink=0.75, label=r"$\mathrm{Corr}(W_{ij}, W_{i'j'})$")
     fig.suptitle("Correlation of weight entries, exact (weight_moments; claim L3.5b)")
     fig.text(
         0.5,
@@ -107,9 +109,7 @@ def plot_l35b_correlation(path: str | Path) -> Path:
         fontsize=8,
     )
     fig.get_layout_engine().set(rect=(0, 0.07, 1, 0.93))
-    out = Path(path)
-    fig.savefig(out, dpi=130)
-    return out
+    return save_png(fig, path, dpi=130)
 
 
 def plot_t34_spectra(path: str | Path, *, n_samples: int = 2000) -> Path:
@@ -157,12 +157,16 @@ def plot_t34_spectra(path: str | Path, *, n_samples: int = 2000) -> Path:
     tol = RANK_RTOL_FACTOR * _EPS * max(m, n)
     left.axhline(_EPS, color="k", ls=":", lw=1, label="machine epsilon")
     left.axhline(
-        tol, color="k", ls="--", lw=1, label=f"rank threshold {RANK_RTOL_FACTOR} eps max(m, n)"
+        tol,
+        color="k",
+        ls="--",
+        lw=1,
+        label=rf"rank threshold {RANK_RTOL_FACTOR} $\epsilon\,\max(m, n)$",
     )
     left.set_yscale("log")
     left.set_xticks(k, [str(i) for i in k])
     left.set_xlabel("index k")
-    left.set_ylabel("sigma_k(W) / sigma_1(W)")
+    left.set_ylabel(r"$\sigma_k(W)\,/\,\sigma_1(W)$")
     left.set_title(
         f"Spectra of {n_samples} draws each ({m} x {n}; whiskers: min to max; "
         f"{n_zero} exact zeros)",
@@ -176,15 +180,13 @@ def plot_t34_spectra(path: str | Path, *, n_samples: int = 2000) -> Path:
     right.axvline(_EPS, color="k", ls=":", lw=1, label="machine epsilon")
     right.axvline(tol, color="k", ls="--", lw=1, label="rank threshold")
     right.set_xscale("log")
-    right.set_xlabel(f"sigma_{r + 1}(W) / sigma_1(W)")
+    right.set_xlabel(rf"$\sigma_{{{r + 1}}}(W)\,/\,\sigma_1(W)$")
     right.set_ylabel("draws")
     right.set_title(
-        f"Law of sigma_{r + 1}: low rank max {lr_next.max():.1e}, mean field min "
+        rf"Law of $\sigma_{{{r + 1}}}$: low rank max {lr_next.max():.1e}, mean field min "
         f"{mf_next.min():.1e}",
         fontsize=10,
     )
     right.legend(fontsize=8)
-    fig.suptitle("q_W sits on the rank-r matrices; a mean-field law does not (claim T3.4)")
-    out = Path(path)
-    fig.savefig(out, dpi=130)
-    return out
+    fig.suptitle(r"$q_W$ sits on the rank-$r$ matrices; a mean-field law does not (claim T3.4)")
+    return save_png(fig, path, dpi=130)

@@ -320,6 +320,8 @@ def plot_f4(path: str | Path) -> Path:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
+    from verification.figures import save_png
+
     rec = f4_reconstruction()
     best = rec["best"]
     fig = Figure(figsize=(7.0, 4.5), layout="constrained")
@@ -361,6 +363,4 @@ def plot_f4(path: str | Path) -> Path:
     ax.set_xlim(0, F4_HIDDEN + 1)
     ax.set_ylim(0, max(best["curve"]) * 1.08)
     ax.legend(loc="lower right", fontsize=8)
-    out = Path(path)
-    fig.savefig(out, dpi=130)
-    return out
+    return save_png(fig, path, dpi=130)
