@@ -1,4 +1,5 @@
-# Every target sets up what it needs: `make check` and `make test` work on a fresh machine.
+# Every target sets up what it needs: `make sweep`, `make check` and `make test` work on a fresh
+# machine.
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
@@ -7,7 +8,7 @@ STAMP := $(VENV)/.installed
 export OPENBLAS_NUM_THREADS ?= 1
 export OMP_NUM_THREADS ?= 1
 
-.PHONY: install check test lint bench clean
+.PHONY: install sweep check test lint bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	python3 -m venv $(VENV)
@@ -16,7 +17,12 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
-# The main job (until the sweep lands): run every claim check and write paper_checks.md.
+# The main job: the default bound-vs-rank sweep (MLP on MNIST-1D), results and figures in
+# sweep_out/; resumable (run it again after an interruption).
+sweep: $(STAMP)
+	$(VENV)/bin/lrbnn sweep --workers 2
+
+# Every claim check of CLAIMS.md, written to paper_checks.md.
 check: $(STAMP)
 	$(VENV)/bin/lrbnn check
 
