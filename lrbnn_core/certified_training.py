@@ -26,7 +26,7 @@ from __future__ import annotations
 import argparse
 import copy
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,7 +43,15 @@ from lrbnn_core.objectives import train_bound
 from lrbnn_core.priors import GaussianPrior
 from lrbnn_core.training import TrainConfig, predict, train
 
-__all__ = ["CertifiedRun", "GridSettings", "certify_grid", "format_runs", "main", "split_for_prior"]
+__all__ = [
+    "CertifiedRun",
+    "GridSettings",
+    "certify_grid",
+    "format_runs",
+    "main",
+    "split_for_prior",
+    "train_and_certify",
+]
 
 
 @dataclass(frozen=True)
@@ -135,6 +143,134 @@ def _test_errors(model: nn.Module, data: Dataset, n_mc: int, seed: int) -> tuple
     return float(np.mean(gibbs)), float(wrong.double().mean())
 
 
+def train_and_certify(
+    data: Dataset,
+    *,
+    family: LayerKind | str,
+    rank: int | None,
+    penalty: float,
+    penalty_note: str,
+    settings: GridSettings | None = None,
+    seed: int = 0,
+    build: Callable[[torch.Generator], nn.Module] | None = None,
+    progress: bool = True,
+) -> tuple[CertifiedRun, nn.Module]:
+    """One grid point of the recipe (module docstring, steps 1-5): train the prior model and
+    the posterior, balance the gauge, certify against every prior scale paying ``penalty``
+    nats, and measure the test errors.
+
+    Parameters
+    ----------
+    data : Dataset
+        A classification dataset (inputs in the layout ``build``'s model takes).
+    family : {"low_rank", "mean_field"}
+    rank : int or None
+        The rank (recorded in the run; used by the default MLP); ``None`` for mean-field.
+    penalty, penalty_note : float, str
+        The union-bound cost (nats) every certificate pays, and what it pays for.
+    settings : GridSettings, optional
+    seed : int
+        Seeds the prior/bound split, the initialisation, training and every Monte Carlo draw.
+    build : callable, optional
+        ``build(generator)`` returns the untrained model (initialised from ``generator``);
+        default: the MLP ``(features, *settings.hidden, classes)`` of ``family`` and ``rank``.
+    progress : bool
+        Show tqdm bars while training.
+
+    Returns
+    -------
+    (CertifiedRun, torch.nn.Module)
+        The run, and the trained posterior with the chosen prior set, its gauge balanced
+        against that prior (its KL is the certificate's up to rounding).
+    """
+    cfg = settings or GridSettings()
+    kind = layer_kind(family)
+    if kind is LayerKind.DETERMINISTIC:
+        raise ValueError(
+            "`family` must be 'low_rank' or 'mean_field': a deterministic model has "
+            "no posterior to certify"
+        )
+    if data.n_classes is None:
+        raise ValueError(f"`data` must be a classification dataset; got {data.name!r}")
+    prior_idx, bound_idx = split_for_prior(len(data.x_train), cfg.prior_fraction, seed)
+    x_prior, y_prior = data.x_train[prior_idx], data.y_train[prior_idx]
+    x_bound, y_bound = data.x_train[bound_idx], data.y_train[bound_idx]
+    gen = torch.Generator().manual_seed(seed)
+    if build is None:
+        widths = (data.x_train.shape[-1], *cfg.hidden, data.n_classes)
+        prior_model: nn.Module = MLP(widths, kind, rank=rank, generator=gen)
+    else:
+        prior_model = build(gen)
+    train(
+        prior_model,
+        x_prior,
+        y_prior,
+        TrainConfig(
+            epochs=cfg.prior_epochs,
+            batch_size=cfg.batch_size,
+            lr=cfg.lr,
+            beta=cfg.prior_beta,
+            warmup_epochs=max(1, cfg.prior_epochs // 4),
+            seed=seed,
+            progress=progress,
+        ),
+    )
+    posterior = copy.deepcopy(prior_model)
+    middle = cfg.std_scales[len(cfg.std_scales) // 2]
+    set_prior(posterior, GaussianPrior(1.0), centre=prior_model, centre_std_scale=middle)
+    train_bound(
+        posterior,
+        data.x_train,
+        data.y_train,
+        objective=cfg.objective,
+        delta=cfg.delta,
+        n_bound=len(x_bound),
+        penalty=penalty,
+        epochs=cfg.posterior_epochs,
+        batch_size=cfg.batch_size,
+        lr=cfg.posterior_lr,
+        seed=seed,
+        progress=progress,
+    )
+    gain = balance_gauge(posterior) if kind is LayerKind.LOW_RANK else 0.0
+    best: tuple[float, Certificate] | None = None
+    for scale in cfg.std_scales:
+        set_prior(posterior, GaussianPrior(1.0), centre=prior_model, centre_std_scale=scale)
+        cert = certify(
+            posterior,
+            x_bound,
+            y_bound,
+            delta=cfg.delta,
+            mc_delta=cfg.mc_delta,
+            n_mc=cfg.n_mc,
+            generator=torch.Generator().manual_seed(seed + 1),
+            penalty=penalty,
+            penalty_note=penalty_note,
+        )
+        if best is None or cert.kl_inverse < best[1].kl_inverse:
+            best = (scale, cert)
+    assert best is not None
+    set_prior(posterior, GaussianPrior(1.0), centre=prior_model, centre_std_scale=best[0])
+    gibbs, predictive = _test_errors(posterior, data, cfg.n_test_mc, seed + 2)
+    if kind is LayerKind.LOW_RANK:
+        # certify balanced the gauge against each scale in turn, last against the last scale:
+        # balance against the chosen prior, so that the returned posterior's KL is the
+        # certificate's (same networks, so the errors above are unchanged up to rounding)
+        balance_gauge(posterior)
+    run = CertifiedRun(
+        family=kind.value,
+        rank=rank,
+        prior_scale=best[0],
+        certificate=best[1],
+        test_gibbs_error=gibbs,
+        test_predictive_error=predictive,
+        stochastic=stochastic_parameter_count(posterior),
+        params=sum(p.numel() for p in posterior.parameters()),
+        gauge_gain=gain,
+    )
+    return run, posterior
+
+
 def certify_grid(
     data: Dataset,
     *,
@@ -159,79 +295,19 @@ def certify_grid(
     n_choices = len(tuple(ranks)) * len(cfg.std_scales)
     penalty = math.log(n_choices)
     note = f"uniform union over {len(tuple(ranks))} ranks x {len(cfg.std_scales)} prior scales"
-    prior_idx, bound_idx = split_for_prior(len(data.x_train), cfg.prior_fraction, seed)
-    x_prior, y_prior = data.x_train[prior_idx], data.y_train[prior_idx]
-    x_bound, y_bound = data.x_train[bound_idx], data.y_train[bound_idx]
-    widths = (data.x_train.shape[-1], *cfg.hidden, data.n_classes)
-    runs = []
-    for rank in grid_ranks:
-        gen = torch.Generator().manual_seed(seed)
-        prior_model = MLP(widths, kind, rank=rank, generator=gen)
-        train(
-            prior_model,
-            x_prior,
-            y_prior,
-            TrainConfig(
-                epochs=cfg.prior_epochs,
-                batch_size=cfg.batch_size,
-                lr=cfg.lr,
-                beta=cfg.prior_beta,
-                warmup_epochs=max(1, cfg.prior_epochs // 4),
-                seed=seed,
-                progress=progress,
-            ),
-        )
-        posterior = copy.deepcopy(prior_model)
-        middle = cfg.std_scales[len(cfg.std_scales) // 2]
-        set_prior(posterior, GaussianPrior(1.0), centre=prior_model, centre_std_scale=middle)
-        train_bound(
-            posterior,
-            data.x_train,
-            data.y_train,
-            objective=cfg.objective,
-            delta=cfg.delta,
-            n_bound=len(x_bound),
+    return [
+        train_and_certify(
+            data,
+            family=kind,
+            rank=rank,
             penalty=penalty,
-            epochs=cfg.posterior_epochs,
-            batch_size=cfg.batch_size,
-            lr=cfg.posterior_lr,
+            penalty_note=note,
+            settings=cfg,
             seed=seed,
             progress=progress,
-        )
-        gain = balance_gauge(posterior) if kind is LayerKind.LOW_RANK else 0.0
-        best: tuple[float, Certificate] | None = None
-        for scale in cfg.std_scales:
-            set_prior(posterior, GaussianPrior(1.0), centre=prior_model, centre_std_scale=scale)
-            cert = certify(
-                posterior,
-                x_bound,
-                y_bound,
-                delta=cfg.delta,
-                mc_delta=cfg.mc_delta,
-                n_mc=cfg.n_mc,
-                generator=torch.Generator().manual_seed(seed + 1),
-                penalty=penalty,
-                penalty_note=note,
-            )
-            if best is None or cert.kl_inverse < best[1].kl_inverse:
-                best = (scale, cert)
-        assert best is not None
-        set_prior(posterior, GaussianPrior(1.0), centre=prior_model, centre_std_scale=best[0])
-        gibbs, predictive = _test_errors(posterior, data, cfg.n_test_mc, seed + 2)
-        runs.append(
-            CertifiedRun(
-                family=kind.value,
-                rank=rank,
-                prior_scale=best[0],
-                certificate=best[1],
-                test_gibbs_error=gibbs,
-                test_predictive_error=predictive,
-                stochastic=stochastic_parameter_count(posterior),
-                params=sum(p.numel() for p in posterior.parameters()),
-                gauge_gain=gain,
-            )
-        )
-    return runs
+        )[0]
+        for rank in grid_ranks
+    ]
 
 
 def format_runs(runs: Sequence[CertifiedRun]) -> str:

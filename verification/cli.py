@@ -1,7 +1,7 @@
 """The ``lrbnn`` command line (also ``python -m verification``).
 
-Only commands that do something real are offered: ``check`` and ``figures`` now; ``sweep``
-arrives with the issue that builds it.
+``sweep`` (the main job: certificates and theory terms over ranks x widths x seeds), ``check``
+(every claim check, into ``paper_checks.md``) and ``figures`` (every theory figure).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from verification.registry import CLAIMS, Profile, claim_by_id
 
@@ -69,7 +70,107 @@ def _parser() -> argparse.ArgumentParser:
     )
     figures.add_argument("--out", type=Path, default=Path("figures"), help="default figures/")
     figures.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    _add_sweep(sub)
     return parser
+
+
+def _add_sweep(sub: Any) -> None:
+    sweep = sub.add_parser(
+        "sweep",
+        help="certificates, test metrics and theory terms over ranks x widths x seeds",
+        description=(
+            "Train and certify one model per grid point (low-rank at each rank, plus the "
+            "mean-field baseline) with a data-dependent prior; write DIR/results.csv, "
+            "DIR/meta.json, DIR/timings.csv and DIR/figures/. Resumable: rerun the same command "
+            "after an interruption and only the missing points are computed."
+        ),
+    )
+    # lists take nargs="*" so that an empty list reaches the one-line refusal of make_spec
+    sweep.add_argument(
+        "--dataset", default="mnist1d", help="mnist1d (default), digits, teacher_student"
+    )
+    sweep.add_argument("--arch", default="mlp", help="mlp (default), lstm, transformer")
+    sweep.add_argument(
+        "--ranks",
+        type=int,
+        nargs="*",
+        default=None,
+        help="ranks of the low-rank models (default 1 2 4 8 16 32, those that fit every layer)",
+    )
+    sweep.add_argument(
+        "--widths",
+        type=int,
+        nargs="*",
+        default=None,
+        help="hidden widths (default 64 128; LSTM and Transformer 32 64)",
+    )
+    sweep.add_argument("--seeds", type=int, nargs="*", default=None, help="seeds (default 0 1)")
+    sweep.add_argument(
+        "--no-mean-field", action="store_true", help="leave out the mean-field baseline"
+    )
+    sweep.add_argument("--out", type=Path, default=Path("sweep_out"), help="default sweep_out/")
+    sweep.add_argument(
+        "--workers", type=int, default=1, help="local worker processes (default 1: this process)"
+    )
+    sweep.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="run the points on an existing dask.distributed cluster (tcp://host:8786)",
+    )
+    sweep.add_argument(
+        "--profile",
+        default="quick",
+        help="quick (default: minutes), thorough (certified_training's full budget), "
+        "smoke (seconds, tiny data: for trying the command)",
+    )
+    sweep.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    from verification.sweep import SweepError, make_spec, prepare_output, run_sweep
+    from verification.sweep_exec import PointFailed
+
+    try:
+        spec = make_spec(
+            dataset=args.dataset,
+            arch=args.arch,
+            ranks=args.ranks,
+            widths=args.widths,
+            seeds=args.seeds,
+            mean_field=not args.no_mean_field,
+            profile=args.profile,
+        )
+        if args.workers < 1:
+            raise SweepError(f"`--workers` must be an int >= 1; got {args.workers}")
+        if args.scheduler is not None and args.workers != 1:
+            raise SweepError(
+                "`--workers` is for local runs; with `--scheduler` the cluster's workers run "
+                "the points"
+            )
+        prepare_output(args.out, spec)
+        report = run_sweep(
+            spec,
+            args.out,
+            workers=args.workers,
+            scheduler=args.scheduler,
+            progress=not args.no_progress,
+        )
+    except SweepError as exc:
+        print(f"lrbnn sweep: {exc}", file=sys.stderr)
+        return 2
+    except PointFailed as exc:
+        print(f"lrbnn sweep: {exc}", file=sys.stderr)
+        return 1
+    print(
+        f"lrbnn sweep: {report.n_points} grid points, {report.computed} computed now, "
+        f"{report.reused} found in {report.out / 'points'}; {report.seconds:.1f} s"
+    )
+    print(f"wrote {report.results}")
+    print(f"wrote {report.timings}")
+    for path in report.figures:
+        print(f"wrote {path}")
+    return 0
 
 
 def _figures(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
@@ -121,5 +222,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _check(args, parser)
     if args.command == "figures":
         return _figures(args, parser)
+    if args.command == "sweep":
+        return _sweep(args)
     parser.print_help(sys.stderr)
     return 2

@@ -38,7 +38,7 @@ def test_check_writes_the_requested_file(tmp_path: Path, capsys: pytest.CaptureF
     [
         (["check", "--only", "Z9"], "unknown claim id 'Z9'"),
         (["check", "--profile", "huge"], "invalid choice: 'huge'"),
-        (["sweep"], "invalid choice: 'sweep'"),
+        (["sweep", "--ranks", "x"], "invalid int value: 'x'"),
     ],
 )
 def test_bad_arguments_exit_2_with_one_line_reason(

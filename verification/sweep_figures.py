@@ -1,0 +1,281 @@
+r"""The sweep's figures, drawn from ``DIR/results.csv`` (and ``DIR/meta.json``) into
+``DIR/figures/``; ``lrbnn sweep`` draws them after assembling the results.
+
+* ``bound_vs_rank.png``: one panel per width: the McAllester and kl-inverse certificates and the
+  test Gibbs error against the rank (mean over seeds, band from the smallest to the largest
+  seed), the mean-field levels as horizontal lines of the same colours, and the critical rank
+  :math:`r^\ast` of claim T3.8 (:func:`theory.pac_bayes.critical_rank`) where it applies (MLP
+  rows: the largest common rank whose McAllester bound with KL :math:`= C_{max} D_{LR}(r)` stays
+  below 1, with :math:`C_{max}` the largest per-coordinate KL measured at that width, the mean
+  Monte Carlo risk of the low-rank rows and the certificate's :math:`n` and :math:`\delta`).
+* ``complexity_ratio.png``: the measured :math:`\sqrt{KL_{LR}/KL_{MF}}` against the predicted
+  :math:`\sqrt{D_{LR}/D_{MF}}` (claim T3.8c), one point per low-rank row, with the line
+  :math:`y = x`; drawn only when the sweep has the mean-field baseline.
+
+Matplotlib's Agg backend, fixed sizes and no PNG metadata: the same results give the same bytes.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "BOUND_VS_RANK",
+    "COMPLEXITY_RATIO",
+    "critical_rank_for",
+    "make_sweep_figures",
+    "read_results",
+]
+
+#: file names in ``DIR/figures/``
+BOUND_VS_RANK = "bound_vs_rank.png"
+COMPLEXITY_RATIO = "complexity_ratio.png"
+#: no ``Software`` text chunk: the bytes do not depend on matplotlib's version string
+_PNG_METADATA: dict[str, str | None] = {"Software": None}
+_DPI = 130
+_INT_COLUMNS = {"rank", "width", "seed", "n_train", "n_bound", "params", "stochastic"}
+_TEXT_COLUMNS = {"point_id", "dataset", "arch", "family", "prior", "layer_shapes"}
+#: (column, legend label, colour, width of the mean-field line: the McAllester line is drawn
+#: wider so that it shows around the kl-inverse line it often nearly equals)
+_SERIES = (
+    ("mcallester", "McAllester certificate", "C0", 2.6),
+    ("kl_inverse", "kl-inverse certificate", "C1", 1.2),
+    ("test_gibbs_error", "test Gibbs error", "C2", 1.2),
+)
+
+
+def _value(column: str, text: str) -> Any:
+    if text == "":
+        return None
+    if column in _TEXT_COLUMNS:
+        return text
+    if column in _INT_COLUMNS:
+        return int(text)
+    if ";" in text or column in {"layer_ranks", "spectral_norms"} or "tail" in column:
+        return [float(v) for v in text.split(";")]
+    return float(text)
+
+
+def read_results(path: Path | str) -> list[dict[str, Any]]:
+    """The rows of a ``results.csv``, numbers parsed (blank cells are ``None``; per-layer cells
+    are lists)."""
+    with open(path, encoding="utf-8", newline="") as fh:
+        return [{k: _value(k, v) for k, v in row.items()} for row in csv.DictReader(fh)]
+
+
+def _layer_dims(shapes: str) -> tuple[list[int], list[int]]:
+    pairs = [tuple(int(d) for d in s.split("x")) for s in shapes.split(";")]
+    return [m for m, _ in pairs], [n for _, n in pairs]
+
+
+def critical_rank_for(rows: Sequence[dict[str, Any]], delta: float) -> tuple[int, int, str] | None:
+    r"""The critical rank of claim T3.8 for the low-rank MLP rows of one width, the largest rank
+    the formula can return (the smallest layer's full rank, the classifier head's for an MLP),
+    and a label; ``None`` where it does not apply (no low-rank MLP rows).
+
+    :math:`C_{max}` is the largest per-coordinate KL over the rows, the empirical risk their
+    mean Monte Carlo risk, :math:`N` their ``n_bound``.
+
+    Examples
+    --------
+    >>> row = {"arch": "mlp", "family": "low_rank", "layer_shapes": "8x4;3x8",
+    ...        "kl_per_coord_max": 1e-3, "mc_risk": 0.1, "n_bound": 1000}
+    >>> critical_rank_for([row], 0.05)[:2]
+    (3, 3)
+    """
+    from theory.pac_bayes import critical_rank
+
+    low = [r for r in rows if r["family"] == "low_rank" and r["arch"] == "mlp"]
+    if not low:
+        return None
+    m, n = _layer_dims(low[0]["layer_shapes"])
+    c_max = max(float(r["kl_per_coord_max"]) for r in low)
+    risk = float(np.mean([r["mc_risk"] for r in low]))
+    n_bound = int(low[0]["n_bound"])
+    r_star = critical_rank(m, n, c_max=c_max, n_samples=n_bound, delta=delta, emp_risk=risk)
+    cap = min(min(a, b) for a, b in zip(m, n, strict=True))
+    label = f"$C_{{max}}$ = {c_max:.3g}, $\\hat L$ = {risk:.2f}"
+    return r_star, cap, label
+
+
+def _stats(values: Sequence[float]) -> tuple[float, float, float]:
+    arr = np.asarray(values, dtype=np.float64)
+    return float(arr.mean()), float(arr.min()), float(arr.max())
+
+
+def _figure(width_in: float, height_in: float, ncols: int = 1) -> tuple[Any, Any]:
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width_in, height_in), layout="constrained")
+    axes = fig.subplots(1, ncols, squeeze=False)[0]
+    return fig, axes
+
+
+def _save(fig: Any, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=_DPI, format="png", metadata=_PNG_METADATA)
+    return path
+
+
+def plot_bound_vs_rank(rows: Sequence[dict[str, Any]], path: Path, *, delta: float) -> Path:
+    """Draw ``bound_vs_rank.png`` (module docstring) from parsed rows."""
+    widths = sorted({int(r["width"]) for r in rows})
+    fig, axes = _figure(max(7.5, 4.4 * len(widths) + 0.6), 5.2, len(widths))
+    top = 1.05
+    for ax, width in zip(axes, widths, strict=True):
+        at = [r for r in rows if r["width"] == width]
+        low = sorted((r for r in at if r["family"] == "low_rank"), key=lambda r: r["rank"])
+        mf = [r for r in at if r["family"] == "mean_field"]
+        ranks = sorted({int(r["rank"]) for r in low})
+        for column, label, colour, line_width in _SERIES:
+            if ranks:
+                stats = [_stats([r[column] for r in low if r["rank"] == k]) for k in ranks]
+                mean, lo, hi = (np.array(s) for s in zip(*stats, strict=True))
+                ax.plot(ranks, mean, "o-", color=colour, label=f"{label}, low rank")
+                ax.fill_between(ranks, lo, hi, color=colour, alpha=0.18, linewidth=0)
+                top = max(top, float(hi.max()) * 1.05)
+            if mf:
+                level = _stats([r[column] for r in mf])[0]
+                ax.axhline(
+                    level,
+                    color=colour,
+                    linestyle="--",
+                    linewidth=line_width,
+                    label=f"{label}, mean field",
+                )
+                top = max(top, level * 1.05)
+        ax.axhline(1.0, color="0.4", linewidth=0.8, linestyle=":")
+        critical = critical_rank_for(at, delta) if ranks else None
+        if critical is not None:
+            r_star, cap, label = critical
+            if 1 <= r_star < cap:
+                ax.axvline(
+                    r_star, color="C3", linestyle="-.", linewidth=1.2, label="critical rank (T3.8)"
+                )
+                text = f"T3.8 critical rank $r^*$ = {r_star}"
+            elif r_star == 0:
+                text = "T3.8 critical rank: vacuous at rank 1"
+            else:
+                text = f"T3.8 critical rank $r^* \\geq$ {cap} (head's full rank)"
+            ax.text(
+                0.02,
+                0.02,
+                f"{text}\n{label}",
+                transform=ax.transAxes,
+                fontsize="x-small",
+                va="bottom",
+                bbox={"facecolor": "white", "edgecolor": "0.7", "alpha": 0.9},
+            )
+        if ranks:
+            ax.set_xscale("log", base=2)
+            ax.set_xticks(ranks, [str(k) for k in ranks])
+            ax.minorticks_off()
+        ax.set_xlabel("rank r")
+        ax.set_title(f"width {width}", fontsize="medium")
+        ax.grid(alpha=0.3)
+    for ax in axes:
+        ax.set_ylim(0.0, top)
+    axes[0].set_ylabel("0-1 Gibbs risk: certificate or test error")
+    seen: dict[str, Any] = {}
+    for ax in axes:
+        handles, labels = ax.get_legend_handles_labels()
+        for handle, lab in zip(handles, labels, strict=True):
+            seen.setdefault(lab, handle)
+    fig.legend(
+        list(seen.values()),
+        list(seen.keys()),
+        loc="outside lower center",
+        ncols=2,
+        fontsize="small",
+        frameon=False,
+    )
+    first = rows[0]
+    seeds = sorted({int(r["seed"]) for r in rows})
+    fig.suptitle(
+        f"{first['arch'].upper()} on {first['dataset']}: certificates vs rank "
+        f"(each holds w.p. >= {first['confidence']:.2f}, grid paid for)\n"
+        f"mean over {len(seeds)} seed(s), band from min to max; dotted: 1 (vacuous)",
+        fontsize="medium",
+    )
+    return _save(fig, path)
+
+
+def plot_complexity_ratio(rows: Sequence[dict[str, Any]], path: Path) -> Path | None:
+    """Draw ``complexity_ratio.png`` (module docstring); ``None`` when no row has both ratios."""
+    pts = [r for r in rows if r["predicted_ratio"] is not None and r["measured_ratio"] is not None]
+    if not pts:
+        return None
+    fig, axes = _figure(5.6, 4.8)
+    ax = axes[0]
+    widths = sorted({int(r["width"]) for r in pts})
+    markers = "osD^v<>"
+    seeds = sorted({int(r["seed"]) for r in pts})
+    for i, width in enumerate(widths):
+        for j, seed in enumerate(seeds):
+            sel = [r for r in pts if r["width"] == width and r["seed"] == seed]
+            if not sel:
+                continue
+            ax.scatter(
+                [r["predicted_ratio"] for r in sel],
+                [r["measured_ratio"] for r in sel],
+                color=f"C{i}",
+                marker=markers[j % len(markers)],
+                label=f"width {width}, seed {seed}",
+                alpha=0.85,
+            )
+            for r in sel if j == 0 else ():
+                ax.annotate(
+                    f"r={r['rank']}",
+                    (r["predicted_ratio"], r["measured_ratio"]),
+                    xytext=(4, 3),
+                    textcoords="offset points",
+                    fontsize="xx-small",
+                    color=f"C{i}",
+                )
+    values = [float(r[c]) for r in pts for c in ("predicted_ratio", "measured_ratio")]
+    lo, hi = min(values) / 1.5, max(values) * 1.5
+    ax.plot([lo, hi], [lo, hi], color="0.3", linestyle="--", linewidth=1, label="y = x")
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    for axis in (ax.xaxis, ax.yaxis):
+        # plain numbers at 1, 2, 5 x 10^k: the default minor labels overlap on short decades
+        axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        axis.set_minor_formatter(NullFormatter())
+    ax.set_xlim(lo, hi)
+    ax.set_ylim(lo, hi)
+    ax.set_xlabel(r"predicted $\sqrt{D_{LR} / D_{MF}}$ (stochastic scalars)")
+    ax.set_ylabel(r"measured $\sqrt{KL_{LR} / KL_{MF}}$")
+    ax.set_title(
+        "complexity ratio, low rank vs mean field (T3.8c)\n"
+        "same width and seed; labels: rank (first seed)",
+        fontsize="medium",
+    )
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize="small", loc="best")
+    return _save(fig, path)
+
+
+def make_sweep_figures(out: Path | str) -> list[Path]:
+    """Draw every sweep figure of ``out/results.csv`` into ``out/figures/``; returns the paths."""
+    folder = Path(out)
+    rows = read_results(folder / "results.csv")
+    meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+    delta = float(meta["settings"]["delta"])
+    if not math.isfinite(delta) or not 0.0 < delta < 1.0:
+        raise ValueError(f"meta.json's settings.delta must be in (0, 1); got {delta!r}")
+    figures = folder / "figures"
+    made = [plot_bound_vs_rank(rows, figures / BOUND_VS_RANK, delta=delta)]
+    ratio = plot_complexity_ratio(rows, figures / COMPLEXITY_RATIO)
+    if ratio is not None:
+        made.append(ratio)
+    return made
