@@ -41,6 +41,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_output_variance.py
 	$(PY) benchmarks/bench_gaussian_complexity.py
 	$(PY) benchmarks/bench_layers.py --threads 1
+	$(PY) benchmarks/bench_sweep_workers.py
 
 clean:
 	rm -rf $(VENV)

@@ -26,6 +26,7 @@ from tqdm import tqdm
 __all__ = [
     "FIGURES",
     "PNG_METADATA",
+    "SWEEP_FIGURES",
     "FigureSpec",
     "figure_sidecar",
     "figures_for_claim",
@@ -129,6 +130,15 @@ def _d2_kl_inverse_vs_pinsker(path: Path) -> Path:
 
 # The seeds are literals here so that importing this module (report.py does) loads no check
 # module; tests/verification/test_figures.py records the seeds each figure actually draws with.
+#: Figures in ``figures/`` that come from the default sweep (``make sweep``), not from
+#: ``lrbnn figures``: the README shows them. File name -> the command that regenerates it.
+SWEEP_FIGURES: dict[str, str] = {
+    "sweep_bound_vs_rank.png": (
+        "lrbnn sweep --workers 2 --out sweep_out && "
+        "cp sweep_out/figures/bound_vs_rank.png figures/sweep_bound_vs_rank.png"
+    ),
+}
+
 #: file name -> the figure's spec (call it with a path to draw it)
 FIGURES: dict[str, FigureSpec] = {
     "D2_kl_inverse_vs_pinsker.png": FigureSpec(
