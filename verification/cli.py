@@ -69,6 +69,14 @@ def _parser() -> argparse.ArgumentParser:
         description="Regenerate every theory figure (PNG) into a folder.",
     )
     figures.add_argument("--out", type=Path, default=Path("figures"), help="default figures/")
+    figures.add_argument(
+        "--sweep",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="also draw the sweep figures of DIR/results.csv (bound vs rank, complexity ratio), "
+        "named sweep_*.png",
+    )
     figures.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     _add_sweep(sub)
     return parser
@@ -179,8 +187,16 @@ def _figures(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     out: Path = args.out
     if out.exists() and not out.is_dir():
         parser.error(f"--out must be a folder; got the file {out}")
+    sweep: Path | None = args.sweep
+    if sweep is not None and not (sweep / "results.csv").is_file():
+        parser.error(f"--sweep must be a sweep folder holding results.csv; got {sweep}")
     for path in make_figures(out, progress=not args.no_progress):
         print(f"wrote {path}")
+    if sweep is not None:
+        from verification.sweep_figures import make_sweep_figures
+
+        for path in make_sweep_figures(sweep, out, prefix="sweep_"):
+            print(f"wrote {path}")
     return 0
 
 

@@ -130,13 +130,11 @@ def _d2_kl_inverse_vs_pinsker(path: Path) -> Path:
 
 # The seeds are literals here so that importing this module (report.py does) loads no check
 # module; tests/verification/test_figures.py records the seeds each figure actually draws with.
-#: Figures in ``figures/`` that come from the default sweep (``make sweep``), not from
-#: ``lrbnn figures``: the README shows them. File name -> the command that regenerates it.
+#: Figures in ``figures/`` drawn from the default sweep's results (``make sweep``, then
+#: ``lrbnn figures --sweep sweep_out``): the README shows them. File name -> the command.
 SWEEP_FIGURES: dict[str, str] = {
-    "sweep_bound_vs_rank.png": (
-        "lrbnn sweep --workers 2 --out sweep_out && "
-        "cp sweep_out/figures/bound_vs_rank.png figures/sweep_bound_vs_rank.png"
-    ),
+    name: "lrbnn figures --sweep sweep_out --out figures"
+    for name in ("sweep_bound_vs_rank.png", "sweep_complexity_ratio.png")
 }
 
 #: file name -> the figure's spec (call it with a path to draw it)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import shlex
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -265,17 +266,43 @@ def plot_complexity_ratio(rows: Sequence[dict[str, Any]], path: Path) -> Path | 
     return _save(fig, path)
 
 
-def make_sweep_figures(out: Path | str) -> list[Path]:
-    """Draw every sweep figure of ``out/results.csv`` into ``out/figures/``; returns the paths."""
+def _sidecar(png: Path, folder: Path, meta: dict[str, Any]) -> Path:
+    """The JSON next to a sweep figure: what redraws it, from which sweep, seeds, commit and
+    package versions (as the sweep recorded them); sorted keys, no time stamps."""
+    side = {
+        "figure": png.name,
+        "command": (
+            f"lrbnn figures --sweep {shlex.quote(str(folder))} --out {shlex.quote(str(png.parent))}"
+        ),
+        "sweep": str(folder),
+        "seeds": meta.get("arguments", {}).get("seeds", meta.get("seeds")),
+        "commit": meta.get("git_commit", meta.get("commit", "unknown")),
+        "versions": meta.get("versions", {}),
+    }
+    path = png.with_suffix(".json")
+    path.write_text(json.dumps(side, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return path
+
+
+def make_sweep_figures(
+    out: Path | str, into: Path | str | None = None, *, prefix: str = ""
+) -> list[Path]:
+    """Draw every sweep figure of ``out/results.csv`` into ``into`` (default ``out/figures/``),
+    file names starting with ``prefix``, each PNG with a JSON sidecar; returns the paths (PNG,
+    then sidecar, per figure)."""
     folder = Path(out)
     rows = read_results(folder / "results.csv")
     meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
     delta = float(meta["settings"]["delta"])
     if not math.isfinite(delta) or not 0.0 < delta < 1.0:
         raise ValueError(f"meta.json's settings.delta must be in (0, 1); got {delta!r}")
-    figures = folder / "figures"
-    made = [plot_bound_vs_rank(rows, figures / BOUND_VS_RANK, delta=delta)]
-    ratio = plot_complexity_ratio(rows, figures / COMPLEXITY_RATIO)
+    figures = folder / "figures" if into is None else Path(into)
+    figures.mkdir(parents=True, exist_ok=True)
+    pngs = [plot_bound_vs_rank(rows, figures / f"{prefix}{BOUND_VS_RANK}", delta=delta)]
+    ratio = plot_complexity_ratio(rows, figures / f"{prefix}{COMPLEXITY_RATIO}")
     if ratio is not None:
-        made.append(ratio)
+        pngs.append(ratio)
+    made: list[Path] = []
+    for png in pngs:
+        made += [png, _sidecar(png, folder, meta)]
     return made

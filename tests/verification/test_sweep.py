@@ -267,6 +267,9 @@ def test_outputs_of_a_run(reference: Path) -> None:
     assert "seconds" not in lines[0]  # wall times never reach results.csv
     for name in (BOUND_VS_RANK, COMPLEXITY_RATIO):
         assert (reference / "figures" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        side = json.loads((reference / "figures" / name).with_suffix(".json").read_text())
+        assert side["figure"] == name and side["commit"] == meta["git_commit"]
+        assert side["command"].startswith("lrbnn figures --sweep ")
 
 
 def test_point_files_are_written_atomically(
@@ -398,7 +401,7 @@ def test_sweep_without_mean_field_leaves_the_joined_columns_blank(tmp_path: Path
     assert row["point_id"] == "w8-s0-r1" and row["penalty"] == math.log(1 * 1 * 3)
     for column in ("mf_tail_energy", "mf_tail_energy_rel", "predicted_ratio", "measured_ratio"):
         assert row[column] is None
-    assert [p.name for p in report.figures] == [BOUND_VS_RANK]
+    assert [p.name for p in report.figures] == [BOUND_VS_RANK, "bound_vs_rank.json"]
 
 
 def test_a_failing_point_is_named_and_finished_points_are_kept(tmp_path: Path) -> None:
