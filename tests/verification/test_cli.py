@@ -39,6 +39,7 @@ def test_check_writes_the_requested_file(tmp_path: Path, capsys: pytest.CaptureF
         (["check", "--only", "Z9"], "unknown claim id 'Z9'"),
         (["check", "--profile", "huge"], "invalid choice: 'huge'"),
         (["sweep", "--ranks", "x"], "invalid int value: 'x'"),
+        (["figures", "--sweep", "/nonexistent"], "--sweep must be a sweep folder holding"),
     ],
 )
 def test_bad_arguments_exit_2_with_one_line_reason(
