@@ -15,6 +15,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from lrbnn_core._validation import parse_enum
+
 __all__ = [
     "BayesianModule",
     "KLMethod",
@@ -55,19 +57,11 @@ class KLMethod(str, Enum):
 
 
 def sampling_mode(value: Any) -> SamplingMode:
-    try:
-        return SamplingMode(value)
-    except ValueError:
-        known = ", ".join(repr(m.value) for m in SamplingMode)
-        raise ValueError(f"`sampling` must be one of {known}; got {value!r}") from None
+    return parse_enum(SamplingMode, value, "sampling")
 
 
 def kl_method(value: Any) -> KLMethod:
-    try:
-        return KLMethod(value)
-    except ValueError:
-        known = ", ".join(repr(m.value) for m in KLMethod)
-        raise ValueError(f"`method` must be one of {known}; got {value!r}") from None
+    return parse_enum(KLMethod, value, "method")
 
 
 class BayesianModule(nn.Module):

@@ -61,6 +61,7 @@ import torch
 from numpy.typing import NDArray
 from torch import Tensor, nn
 
+from lrbnn_core._validation import check_int, check_real, parse_enum
 from lrbnn_core.base import (
     BayesianModule,
     KLMethod,
@@ -118,30 +119,14 @@ class Loss(str, Enum):
 
 
 def _loss(value: Any) -> Loss:
-    try:
-        return Loss(value)
-    except ValueError:
-        known = ", ".join(repr(m.value) for m in Loss)
-        raise ValueError(f"`loss` must be one of {known}; got {value!r}") from None
+    return parse_enum(Loss, value, "loss")
 
 
 # --- validation ----------------------------------------------------------------------------------
 
 
-def _check_int(value: Any, name: str, low: int) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"`{name}` must be an int; got {value!r} ({type(value).__name__})")
-    if value < low:
-        raise ValueError(f"`{name}` must be an int in [{low}, inf]; got {int(value)}")
-    return int(value)
-
-
-def _check_real(value: Any, name: str) -> float:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(
-        value, (int, float, np.integer, np.floating)
-    ):
-        raise TypeError(f"`{name}` must be a real number; got {value!r} ({type(value).__name__})")
-    return float(value)
+_check_int = check_int
+_check_real = check_real
 
 
 def _check_open_unit(value: Any, name: str) -> float:

@@ -18,6 +18,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from lrbnn_core._validation import parse_enum
 from lrbnn_core.base import SamplingMode, check_size
 from lrbnn_core.layers import LowRankBayesLinear, MeanFieldBayesLinear
 from lrbnn_core.priors import Prior
@@ -39,11 +40,7 @@ class LayerKind(str, Enum):
 
 
 def layer_kind(value: Any) -> LayerKind:
-    try:
-        return LayerKind(value)
-    except ValueError:
-        known = ", ".join(repr(k.value) for k in LayerKind)
-        raise ValueError(f"`kind` must be one of {known}; got {value!r}") from None
+    return parse_enum(LayerKind, value, "kind")
 
 
 def make_linear(

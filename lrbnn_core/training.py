@@ -45,6 +45,7 @@ import torch
 from torch import Tensor, nn
 from tqdm import tqdm
 
+from lrbnn_core._validation import check_int, check_real, parse_enum
 from lrbnn_core.base import (
     BayesianModule,
     KLMethod,
@@ -88,27 +89,14 @@ class Task(str, Enum):
 
 
 def _task(value: Any) -> Task:
-    try:
-        return Task(value)
-    except ValueError:
-        known = ", ".join(repr(m.value) for m in Task)
-        raise ValueError(f"`task` must be one of {known}; got {value!r}") from None
+    return parse_enum(Task, value, "task")
 
 
-def _check_int(value: Any, name: str, low: int, high: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"`{name}` must be an int; got {value!r} ({type(value).__name__})")
-    v = int(value)
-    if v < low or (high is not None and v > high):
-        upper = "inf" if high is None else str(high)
-        raise ValueError(f"`{name}` must be an int in [{low}, {upper}]; got {v}")
-    return v
+_check_int = check_int
 
 
 def _check_real(value: Any, name: str, *, positive: bool) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"`{name}` must be a real number; got {value!r} ({type(value).__name__})")
-    v = float(value)
+    v = check_real(value, name)
     ok = math.isfinite(v) and (v > 0.0 if positive else v >= 0.0)
     if not ok:
         raise ValueError(f"`{name}` must be a finite number {'>' if positive else '>='} 0; got {v}")
