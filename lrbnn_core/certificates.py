@@ -50,8 +50,6 @@ References: ``CLAIMS.md`` section 5 (claim D2 and the bounds beyond the paper).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -72,7 +70,15 @@ from lrbnn_core.base import (
     stochastic_parameter_count,
 )
 from lrbnn_core.gauge import balance_gauge
-from lrbnn_core.training import Task, predict
+from lrbnn_core.training import (  # the shared checks of model inputs and state
+    Task,
+    _check_x,
+    _check_y,
+    _model_device,
+    _output_dim,
+    _preserved,
+    predict,
+)
 from theory.pac_bayes import (
     catoni_bound,
     kl_bound,
@@ -157,12 +163,6 @@ def _check_lambdas(value: Any) -> tuple[float, ...]:
     return tuple(float(v) for v in arr)
 
 
-def _model_param(model: nn.Module) -> Tensor | None:
-    for p in model.parameters():
-        return p
-    return None
-
-
 def _check_model(model: Any) -> list[BayesianModule]:
     if not isinstance(model, nn.Module):
         raise TypeError(f"`model` must be a torch.nn.Module; got {type(model).__name__}")
@@ -175,76 +175,8 @@ def _check_model(model: Any) -> list[BayesianModule]:
     return layers
 
 
-def _check_inputs(inputs: Any, model: nn.Module) -> Tensor:
-    if not isinstance(inputs, Tensor):
-        raise TypeError(f"`inputs` must be a torch.Tensor; got {type(inputs).__name__}")
-    if not inputs.is_floating_point():
-        raise TypeError(f"`inputs` must be a floating-point tensor; got dtype {inputs.dtype}")
-    if inputs.dim() < 2:
-        raise ValueError(
-            f"`inputs` must have shape (N, ...) with at least 2 axes; got {tuple(inputs.shape)}"
-        )
-    if inputs.shape[0] == 0:
-        raise ValueError(f"`inputs` is empty: shape {tuple(inputs.shape)}")
-    param = _model_param(model)
-    if param is not None and inputs.dtype != param.dtype:
-        raise TypeError(
-            f"`inputs` has dtype {inputs.dtype} but the model's parameters are {param.dtype}"
-        )
-    if not bool(torch.isfinite(inputs).all()):
-        raise ValueError("`inputs` contains NaN or infinite values")
-    return inputs
-
-
-def _output_classes(model: nn.Module, inputs: Tensor) -> int:
-    """Number of logits per example, from one posterior-mean pass on ``inputs[:1]`` (no draw)."""
-    with _preserved(model), torch.no_grad():
-        model.eval()
-        set_sampling(model, SamplingMode.MEAN)
-        out = model(inputs[:1])
-    if not isinstance(out, Tensor) or out.dim() != 2 or out.shape[0] != 1:
-        shape = tuple(out.shape) if isinstance(out, Tensor) else type(out).__name__
-        raise ValueError(
-            f"`model` must map (N, ...) inputs to (N, classes) logits; on one example it gave "
-            f"{shape}"
-        )
-    return int(out.shape[1])
-
-
 def _check_targets(targets: Any, n: int, classes: int, against: str = "inputs") -> Tensor:
-    if not isinstance(targets, Tensor):
-        raise TypeError(f"`targets` must be a torch.Tensor; got {type(targets).__name__}")
-    if targets.dtype == torch.bool or targets.is_floating_point() or targets.is_complex():
-        raise TypeError(f"`targets` must be an integer tensor of class labels; got {targets.dtype}")
-    if targets.shape != (n,):
-        raise ValueError(
-            f"`targets` must have shape ({n},) to match `{against}`; got {tuple(targets.shape)}"
-        )
-    lo, hi = int(targets.min()), int(targets.max())
-    if lo < 0 or hi >= classes:
-        raise ValueError(
-            f"`targets` labels must be in [0, {classes - 1}] (the model has {classes} outputs); "
-            f"got {lo if lo < 0 else hi}"
-        )
-    return targets.long()
-
-
-@contextmanager
-def _preserved(model: nn.Module) -> Iterator[None]:
-    """Restore every ``training`` flag and every Bayesian layer's ``sampling`` and ``generator``
-    on exit, whatever happened inside."""
-    flags = [(m, m.training) for m in model.modules()]
-    layers = [
-        (m, m.sampling, m.generator) for m in model.modules() if isinstance(m, BayesianModule)
-    ]
-    try:
-        yield
-    finally:
-        for module, flag in flags:
-            module.training = flag
-        for layer, sampling, generator in layers:
-            layer.sampling = sampling
-            layer.generator = generator
+    return _check_y(targets, "targets", n, Task.CLASSIFICATION, classes, against)
 
 
 # --- the functional core -------------------------------------------------------------------------
@@ -370,11 +302,10 @@ def gibbs_risks(
     p = _check_open_unit(p_min, "p_min")
     if generator is not None and not isinstance(generator, torch.Generator):
         raise TypeError(f"`generator` must be a torch.Generator or None; got {generator!r}")
-    x = _check_inputs(inputs, model)
-    classes = _output_classes(model, x)
+    x = _check_x(inputs, "inputs", model)
+    classes = _output_dim(model, x)
     y = _check_targets(targets, len(x), classes)
-    param = _model_param(model)
-    device = param.device if param is not None else torch.device("cpu")
+    device = _model_device(model)
     if generator is None:
         seed = int(torch.randint(0, 2**62, (1,)).item())
         generator = torch.Generator(device=device).manual_seed(seed)

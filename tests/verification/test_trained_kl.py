@@ -53,7 +53,7 @@ def test_trained_check_reports_every_rank_and_prior() -> None:
         rows = outcome.data["tables"][key]
         assert [r["kind"] for r in rows] == ["mean_field", "low_rank"]
         full, low = rows
-        assert low["D"] == 2 * (64 + 16) + 0 * 1 + 2 * (16 + 10)  # r (m + n) per layer, no bias
+        assert low["D"] == 2 * (64 + 16) + 2 * (16 + 10)  # r (m + n) per layer, no bias
         assert full["D"] == 64 * 16 + 16 * 10
         assert low["c_ratio"] == pytest.approx(low["c_mean"] / full["c_mean"])
         assert low["measured_complexity_ratio"] == pytest.approx(np.sqrt(low["kl"] / full["kl"]))
