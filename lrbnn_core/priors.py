@@ -17,12 +17,19 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
-from lrbnn_core.base import KLMethod, kl_method
+from lrbnn_core.base import KLMethod, bayesian_modules, kl_method
 
-__all__ = ["GaussianPrior", "Prior", "ScaleMixturePrior", "gaussian_kl_elementwise"]
+__all__ = [
+    "GaussianPrior",
+    "Prior",
+    "ScaleMixturePrior",
+    "gaussian_kl_elementwise",
+    "per_coordinate_kls",
+]
 
 _LOG_2PI = math.log(2.0 * math.pi)
 
@@ -190,3 +197,21 @@ def check_prior(prior: Any) -> Prior:
             f"`prior` must be a GaussianPrior or a ScaleMixturePrior; got {type(prior).__name__}"
         )
     return prior
+
+
+def per_coordinate_kls(model: nn.Module) -> np.ndarray:
+    """The KL of every stochastic scalar of ``model`` to its Gaussian prior (per-entry centres
+    and stds where a layer has them, else the prior's scalars), concatenated in module and
+    block order, in float64 (their sum is the model's closed-form KL; claim D3)."""
+    parts = []
+    for layer in bayesian_modules(model):
+        prior = layer.prior
+        if not isinstance(prior, GaussianPrior):
+            raise ValueError(f"per-coordinate KLs need Gaussian priors; got {prior!r}")
+        means, stds = layer.prior_means() or {}, layer.prior_stds() or {}
+        for name, (mean, std) in layer.factor_posteriors().items():
+            loc = means[name].detach().double() if name in means else prior.mean
+            scale = stds[name].detach().double() if name in stds else prior.std
+            kl = gaussian_kl_elementwise(mean.detach().double(), std.detach().double(), loc, scale)
+            parts.append(kl.reshape(-1).numpy())
+    return np.concatenate(parts)

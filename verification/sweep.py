@@ -591,26 +591,6 @@ def _builder(point: PointSpec, n_features: int, n_classes: int) -> Callable[[Any
     return build
 
 
-def per_coordinate_kls(model: Any) -> np.ndarray:
-    """The KL of every stochastic scalar to its Gaussian prior (per-entry centres and stds where
-    the layer has them, else the prior's scalars), concatenated in module order, float64."""
-    from lrbnn_core.base import bayesian_modules
-    from lrbnn_core.priors import GaussianPrior, gaussian_kl_elementwise
-
-    parts = []
-    for layer in bayesian_modules(model):
-        prior = layer.prior
-        if not isinstance(prior, GaussianPrior):
-            raise ValueError(f"per-coordinate KLs need Gaussian priors; got {prior!r}")
-        means, stds = layer.prior_means() or {}, layer.prior_stds() or {}
-        for name, (mean, std) in layer.factor_posteriors().items():
-            loc = means[name].detach().double() if name in means else prior.mean
-            scale = stds[name].detach().double() if name in stds else prior.std
-            kl = gaussian_kl_elementwise(mean.detach().double(), std.detach().double(), loc, scale)
-            parts.append(kl.reshape(-1).numpy())
-    return np.concatenate(parts)
-
-
 def tail_from_singular_values(s: Any, r: int) -> float:
     r""":math:`\sigma_{>r} = \sqrt{\sum_{i > r} \sigma_i^2}` from singular values in decreasing
     order (as :func:`theory.eym.tail_energy` computes it from the matrix).
@@ -672,6 +652,8 @@ def compute_point(point: PointSpec) -> dict[str, Any]:
         ood_probs_samples=draws(data.x_ood, 3),
         log_probs_samples=draws(data.x_test, 2, log=True),
     )
+    from lrbnn_core.priors import per_coordinate_kls
+
     kls = per_coordinate_kls(model)
     layers = bayesian_modules(model)
     weights = []

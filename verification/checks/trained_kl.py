@@ -21,11 +21,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from lrbnn_core import GaussianPrior, TrainConfig, train
+from lrbnn_core import GaussianPrior, TrainConfig, priors, train
 from lrbnn_core.base import bayesian_modules, set_sampling
 from lrbnn_core.data import load_digits
 from lrbnn_core.models import MLP
-from lrbnn_core.priors import gaussian_kl_elementwise
 from theory._validation import check_int
 from verification.registry import Budget, Outcome, Verdict
 
@@ -33,20 +32,14 @@ __all__ = ["per_coordinate_kls", "trained_kl_table"]
 
 
 def per_coordinate_kls(model: torch.nn.Module) -> np.ndarray:
-    """The KL of every stochastic scalar of ``model`` to its (zero-mean, isotropic Gaussian)
-    prior, concatenated over layers and blocks (float64)."""
-    parts = []
+    """The per-scalar KLs of ``model`` (:func:`lrbnn_core.priors.per_coordinate_kls`), for
+    zero-mean isotropic Gaussian priors only: T3.8c's C compares posteriors against one prior."""
     for layer in bayesian_modules(model):
         prior = layer.prior
         centred = layer.prior_means() is not None or layer.prior_stds() is not None
         if not isinstance(prior, GaussianPrior) or prior.mean != 0.0 or centred:
             raise ValueError("`model` must have zero-mean isotropic Gaussian priors")
-        for mean, std in layer.factor_posteriors().values():
-            kl = gaussian_kl_elementwise(
-                mean.detach().double(), std.detach().double(), 0.0, prior.std
-            )
-            parts.append(kl.reshape(-1).numpy())
-    return np.concatenate(parts)
+    return priors.per_coordinate_kls(model)
 
 
 def trained_kl_table(budget: Budget, seed: int) -> list[dict[str, Any]]:
