@@ -62,6 +62,12 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="check only these claim ids and print their rows",
     )
+    check.add_argument(
+        "--mutants",
+        action="store_true",
+        help="run every claim's mutants instead (perturbed formulas, constants, targets) and "
+        "print a table of verdicts before -> after; exit 1 when a mutant survives",
+    )
     check.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     figures = sub.add_parser(
         "figures",
@@ -215,6 +221,8 @@ def _check(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         out = Path("paper_checks.md")
     if out is not None and out.exists() and out.is_dir():
         parser.error(f"--out must be a file path; got the directory {out}")
+    if args.mutants:
+        return _mutants(args, claims, profile, args.out)
     try:
         results = run_claims(claims, profile=profile, progress=not args.no_progress)
     except CheckCrashed as exc:
@@ -228,6 +236,30 @@ def _check(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     else:
         _atomic_write(out, text)
         print(f"wrote {out} ({len(results)} claims, profile {profile.value})")
+    return 0
+
+
+def _mutants(
+    args: argparse.Namespace, claims: Sequence[Any], profile: Profile, out: Path | None
+) -> int:
+    from verification.mutation import mutants_for, render_mutants, run_mutants
+
+    mutants = [m for c in claims for m in mutants_for(c.id)]
+    results = run_mutants(mutants, profile=profile, progress=not args.no_progress)
+    text = render_mutants(results)
+    if out is None:
+        print(text, end="")
+    else:
+        _atomic_write(out, text)
+        print(f"wrote {out}")
+    survivors = [r.mutant.id for r in results if not r.killed]
+    killed = len(results) - len(survivors)
+    print(
+        f"mutation score: {killed}/{len(results)} killed ({profile.value} budget)", file=sys.stderr
+    )
+    if survivors:
+        print(f"lrbnn check: mutants not killed: {', '.join(survivors)}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -83,10 +83,17 @@ def _spec_ids() -> list[str]:
     ]
 
 
+#: Claims of the spec that the registry does not hold yet: the empirical claims of section 8,
+#: which need ``lrbnn compare`` (a later issue) to be checked.
+NOT_YET_REGISTERED = ("X1", "X2", "X3", "X4", "X5", "X6")
+
+
 def test_registry_covers_every_claim_of_the_spec() -> None:
     if not CLAIMS_MD.exists():
         pytest.skip(f"spec not found at {CLAIMS_MD}")
-    assert [c.id for c in CLAIMS] == _spec_ids()
+    spec = _spec_ids()
+    assert set(NOT_YET_REGISTERED) <= set(spec)
+    assert [c.id for c in CLAIMS] == [i for i in spec if i not in NOT_YET_REGISTERED]
 
 
 def test_registry_entries_are_well_formed() -> None:

@@ -1,0 +1,76 @@
+"""Section 5 of CLAIMS.md: PAC-Bayes (and the PAC-Bayes claims of the second pass)."""
+
+from __future__ import annotations
+
+from verification.claim_types import CHECKS as _CHK
+from verification.claim_types import Claim, Kind, make_claim
+
+__all__ = ["CLAIMS", "SECOND_PASS"]
+
+_S, _N, _ST, _F = Kind.SYMBOLIC, Kind.NUMERIC, Kind.STATISTICAL, Kind.FALSIFICATION
+_c = make_claim
+
+#: In the order of ``CLAIMS.md``.
+CLAIMS: tuple[Claim, ...] = (
+    _c(
+        "D2",
+        "McAllester (Maurer form): w.p. >= 1 - delta, for all Q, L(Q) <= L^(Q) + "
+        "sqrt((KL + ln(2 sqrt(N)/delta)) / 2N).",
+        _ST,
+        f"{_CHK}.combined:check_d2",
+        {"exact": {"n_trials": 4000}, "trained": {"n_repeats": 12}},
+        {"exact": {"n_trials": 40000}, "trained": {"n_repeats": 200}},
+        "tests/verification/test_coverage.py tests/verification/test_trained_coverage.py",
+    ),
+    _c(
+        "D3",
+        "For product measures KL(Q||P) = sum_i KL(q_i||p_i) <= C_max D.",
+        _N,
+        f"{_CHK}.pac_bayes_claims:check_d3",
+        {"n_cases": 200},
+        {"n_cases": 2000},
+        "tests/verification/test_pac_bayes_claims.py",
+    ),
+    _c(
+        "T3.8",
+        "Full-rank vs low-rank McAllester bounds; complexity ratio sqrt(r (1/d_in + 1/d_out)).",
+        _S,
+        f"{_CHK}.pac_bayes_symbolic:check_t38",
+        {"max_dim": 64},
+        {"max_dim": 256},
+        "tests/verification/test_pac_bayes_symbolic.py",
+    ),
+    _c(
+        "T3.8c",
+        "Low rank is tighter iff C_LR r (d_in + d_out) < C_full d_in d_out; rests on "
+        "comparable per-coordinate KLs.",
+        _N,
+        f"{_CHK}.combined:check_t38c",
+        {"formula": {"n_cases": 2000}, "trained": {"ranks": (2, 8), "epochs": 20}},
+        {"formula": {"n_cases": 20000}, "trained": {"ranks": (1, 2, 4, 8, 16, 32), "epochs": 40}},
+        "tests/verification/test_trained_kl.py",
+    ),
+    _c(
+        "KLF",
+        "KL(q_W || p_W) is infinite for Lebesgue-continuous p_W when r < min(m, n); "
+        "KL(q_W || T#P) <= KL(Q || P).",
+        _N,
+        f"{_CHK}.klf:check_klf",
+        {"n_mc": 20000},
+        {"n_mc": 400000},
+        "tests/verification/test_klf.py",
+    ),
+    _c(
+        "F4",
+        "Fig. 4 (two-layer LSTM, H = 64, 15 features, N = 29,213, delta = 0.05): full "
+        "rank 1.960, non-vacuous for r <= 11, curves meet near r = 44, 1.309 at the used ranks.",
+        _N,
+        f"{_CHK}.lstm_f4:check_f4",
+        {},
+        {},
+        "tests/verification/test_lstm_f4.py",
+    ),
+)
+
+#: This area's claims of section 8 of ``CLAIMS.md`` (the registry puts them in the spec's order).
+SECOND_PASS: tuple[Claim, ...] = ()
