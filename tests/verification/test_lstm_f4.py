@@ -25,32 +25,53 @@ def f4() -> Any:
 
 
 @pytest.mark.claim("F4")
-def test_check_f4_reproduces_with_per_layer_ranks_for_the_used_bound(f4: Any) -> None:
-    """F4: stacked gates without output layer gives critical rank 11 and meeting rank 44; no
-    common integer rank gives 1.309, one rank per LSTM layer does (weak evidence, said so)."""
-    assert f4.verdict is Verdict.REPRODUCED
+def test_check_f4_is_not_reproduced_at_the_stated_ranks(f4: Any) -> None:
+    """F4: stacked gates without output layer gives the meeting rank 44 (no constant) and the
+    critical rank 11 (one constant fitted to 1.960), but 1.236, not 1.309, at the stated ranks
+    (14, 20)."""
+    assert f4.verdict is Verdict.NOT_REPRODUCED
     assert f4.data["reading"] == "stacked 4H x d gates, no output layer"
+    assert f4.data["matches"] == {"meet": True, "critical": True, "used": False}
     assert f4.data["critical_rank"] == 11
     assert f4.data["meet_rank"] == 44
-    assert f4.data["used_ranks"] == []
-    assert 19 < f4.data["used_rank_real"] < 20
+    assert f4.data["stated_ranks"] == (14, 20)
+    assert round(f4.data["stated_bound"], 3) == 1.236
     assert f4.data["assumed_emp_risk"] == 0.0
-    assert "Assumed constant: C_max" in f4.evidence and "|" not in f4.evidence
-    assert "weak evidence" in f4.evidence
+    assert "1.236" in f4.evidence and "paper's 1.309" in f4.evidence and "|" not in f4.evidence
 
 
 @pytest.mark.claim("F4")
-def test_f4_layer_rank_pairs_match_brute_force(f4: Any) -> None:
-    """F4: every reported per-layer pair gives 1.309 to three decimals; no other admissible pair
-    does (layer 1 has a 256 x 15 matrix, so r1 <= 15; layer 2 r2 <= 64)."""
-    c = f4.data["c_max"]
-    found = []
-    for r1 in range(1, 16):
-        for r2 in range(1, 65):
-            b = mcallester_bound(0.0, c * (r1 * (271 + 320) + r2 * 640), F4_N, F4_DELTA)
-            if round(b, 3) == 1.309:
-                found.append((r1, r2))
-    assert found == [tuple(p) for p in f4.data["layer_rank_pairs"]]
+def test_f4_stated_dimension_by_hand(f4: Any) -> None:
+    """F4: D_LR at (14, 20), stacked gates: 14 (256 + 15 + 256 + 64) + 20 (2 (256 + 64)); both
+    readings of the stated ranks (per layer, per kind) give the same count."""
+    assert f4.data["stated_dims"] == {"per_layer": 21_074, "per_kind": 21_074}
+    assert 14 * (271 + 320) + 20 * 640 == 21_074
+    b = mcallester_bound(0.0, f4.data["c_max"] * 21_074, F4_N, F4_DELTA)
+    assert b == pytest.approx(f4.data["stated_bound"], rel=_RTOL)
+
+
+@pytest.mark.claim("F4")
+def test_f4_each_part_carries_the_verdict(monkeypatch: pytest.MonkeyPatch) -> None:
+    """F4: the paper's 1.309 replaced by our 1.236 reproduces; then a wrong critical rank or a
+    wrong meeting rank, each on its own, makes it not-reproduced again."""
+    ours = {**f4mod._F4_PAPER, "used": 1.236}
+    monkeypatch.setattr(f4mod, "_F4_PAPER", ours)
+    assert check_f4({}, np.random.default_rng(0)).verdict is Verdict.REPRODUCED
+    for key, wrong in (("critical", 12), ("meet", 43), ("full", 1.9)):
+        monkeypatch.setattr(f4mod, "_F4_PAPER", {**ours, key: wrong})
+        assert check_f4({}, np.random.default_rng(0)).verdict is Verdict.NOT_REPRODUCED, key
+
+
+@pytest.mark.claim("F4")
+def test_f4_two_constant_fit_solves_both_equations(f4: Any) -> None:
+    """F4 (ours): the fitted (e, C_max) puts the full-rank bound at 1.960 and the bound at the
+    stated ranks at 1.309, and its critical rank is what the curve gives."""
+    fit = f4.data["two_constant_fit"]
+    e, c = fit["emp_risk"], fit["c_max"]
+    assert mcallester_bound(e, c * 52_992, F4_N, F4_DELTA) == pytest.approx(1.960, rel=1e-12)
+    assert mcallester_bound(e, c * 21_074, F4_N, F4_DELTA) == pytest.approx(1.309, rel=1e-12)
+    crit = max(r for r in range(1, 65) if mcallester_bound(e, c * r * 1231, F4_N, F4_DELTA) < 1)
+    assert crit == fit["critical"] == 8
 
 
 @pytest.mark.claim("F4")

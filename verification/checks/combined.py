@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from verification.checks.coverage import check_d2 as check_d2_exact
+from verification.checks.coverage_worst_case import check_d2_worst_case
 from verification.checks.geometry_init import check_f1_monte_carlo
 from verification.checks.geometry_statistical import check_l35a_monte_carlo
 from verification.checks.geometry_symbolic import check_l35a as check_l35a_symbolic
@@ -81,10 +82,12 @@ def check_t38c(budget: Mapping[str, Any], rng: np.random.Generator) -> Outcome:
 
 def check_d2(budget: Mapping[str, Any], rng: np.random.Generator) -> Outcome:
     """D2: coverage on the exact-risk threshold problem (every posterior of a family, the
-    worst case included) and coverage of the certificates of trained models."""
+    worst case included), on the near-worst-case fair-label design (where a width 0.8x as wide
+    is refuted), and coverage of the certificates of trained models."""
     return combine(
         {
             "Exact-risk problem": check_d2_exact(budget.get("exact", {}), rng),
+            "Near-worst case": check_d2_worst_case(budget.get("worst_case", {}), rng),
             "Trained models": check_d2_trained(budget.get("trained", {}), rng),
         }
     )

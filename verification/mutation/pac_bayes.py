@@ -1,9 +1,127 @@
-"""Mutants of the pac bayes claims (see :mod:`verification.mutation.core`)."""
+"""Mutants of the PAC-Bayes claims (see :mod:`verification.mutation.core`)."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import sympy as sp
 
 from verification.mutation.core import Aim, Mutant, replace, wrap
 
 __all__ = ["MUTANTS"]
 
-MUTANTS: tuple[Mutant, ...] = ()
+_COV = "verification.checks.coverage"
+
+
+def _shrunk_width(factor: float) -> Callable[[Any], Any]:
+    """``BOUNDS`` with McAllester's width (bound minus empirical risk) times ``factor``."""
+
+    def make(bounds: dict[str, Any]) -> dict[str, Any]:
+        f = bounds["mcallester"]
+        return {**bounds, "mcallester": lambda e, k, n, d: e + factor * (f(e, k, n, d) - e)}
+
+    return make
+
+
+def _doubled_mean_term(f: Any) -> Any:
+    """gaussian_kl with the mean term (mu_q - mu_p)^2 / (2 s_p^2) counted twice."""
+
+    def kl(mu_q: Any, sigma_q: Any, mu_p: Any, sigma_p: Any) -> Any:
+        extra = 0.5 * np.sum((np.asarray(mu_q) - mu_p) ** 2 / np.asarray(sigma_p) ** 2)
+        return f(mu_q, sigma_q, mu_p, sigma_p) + extra
+
+    return kl
+
+
+def _minor_with_too_many_columns(_original: Any) -> Any:
+    """(r+1)-minors of A B^T with r + 1 factor columns: the wrong rank for the claim."""
+
+    def vanishes(rank: int) -> bool:
+        a = sp.Matrix(rank + 1, rank + 1, lambda i, k: sp.Symbol(f"a{i}{k}"))
+        b = sp.Matrix(rank + 1, rank + 1, lambda j, k: sp.Symbol(f"b{j}{k}"))
+        return bool(sp.expand((a * b.T).det()) == 0)
+
+    return vanishes
+
+
+def _typo_ratio(_original: Any) -> Any:
+    from theory.symbolic.symbols import d_in, d_out, r
+
+    return lambda: sp.sqrt(r / d_in + 1 / d_out)
+
+
+MUTANTS: tuple[Mutant, ...] = (
+    Mutant(
+        "D2",
+        "mcallester_width_0.8",
+        Aim.STATEMENT,
+        "McAllester's width sqrt((KL + ln(2 sqrt N/delta))/2N) shrunk to 0.8x (the audit's "
+        "mutant): a bound that does not hold must be refuted",
+        (wrap(f"{_COV}:BOUNDS", _shrunk_width(0.8)),),
+    ),
+    Mutant(
+        "D2",
+        "mcallester_width_0.95",
+        Aim.STATEMENT,
+        "McAllester's width shrunk to 0.95x: the near-worst-case design has power for a 5% "
+        "narrower bound",
+        (wrap(f"{_COV}:BOUNDS", _shrunk_width(0.95)),),
+    ),
+    Mutant(
+        "D3",
+        "gaussian_kl_mean_term_doubled",
+        Aim.IMPLEMENTATION,
+        "holds by construction (KL of a product is the sum): gaussian_kl with its mean term "
+        "counted twice must disagree with the full-covariance twin",
+        (wrap("verification.checks.pac_bayes_claims:gaussian_kl", _doubled_mean_term),),
+    ),
+    Mutant(
+        "T3.8",
+        "printed_ratio_typo",
+        Aim.STATEMENT,
+        "the printed ratio read as sqrt(r/d_in + 1/d_out) instead of sqrt(r (1/d_in + 1/d_out)): "
+        "the sympy derivation from the two bounds must not simplify to it",
+        (wrap("theory.symbolic.rank_bounds:complexity_ratio_target", _typo_ratio),),
+    ),
+    Mutant(
+        "KLF",
+        "minor_with_r_plus_1_columns",
+        Aim.IMPLEMENTATION,
+        "the (r+1)-minors taken with r + 1 factor columns (factors of the wrong width): they no "
+        "longer vanish, so q_W(|det| <= t) = 1 fails and singularity must not be reported",
+        (wrap("verification.checks.klf:minor_vanishes", _minor_with_too_many_columns),),
+    ),
+    Mutant(
+        "KLF",
+        "pushforward_of_a_narrower_prior",
+        Aim.STATEMENT,
+        "data processing against the push-forward of a prior with a 5% smaller std than P: "
+        "KL(q_W || T#P') <= KL(Q || P) is false (at Q = P already), and must be refuted",
+        (
+            wrap(
+                "verification.checks.klf:product_kl",
+                lambda f: (
+                    lambda ma, sa, mb, sb, prior_std: f(ma, sa, mb, sb, prior_std=0.95 * prior_std)
+                ),
+            ),
+        ),
+    ),
+    Mutant(
+        "F4",
+        "used_bound_is_ours",
+        Aim.TARGET,
+        "the paper's 1.309 at (14, 20) replaced by our 1.236: every number then follows from "
+        "one fitted constant and the verdict must become reproduced",
+        (wrap("verification.checks.lstm_f4:_F4_PAPER", lambda d: {**d, "used": 1.236}),),
+    ),
+    Mutant(
+        "F4",
+        "stated_ranks_14_24",
+        Aim.TARGET,
+        "the stated ranks read as (14, 24), where the fitted curve gives 1.309: the check must "
+        "use the ranks it is given",
+        (replace("verification.checks.lstm_f4:F4_STATED_RANKS", (14, 24)),),
+    ),
+)
