@@ -92,3 +92,37 @@ def test_render_markdown_has_one_row_per_claim_and_escapes_pipes() -> None:
     kl_row = next(line for line in text.splitlines() if line.startswith("| KLF |"))
     assert kl_row.count(" | ") == 5  # six cells: pipes inside cells are escaped
     assert claim_by_id("KLF").statement.split("||")[0] in kl_row.replace(r"\|", "|")
+
+
+def test_check_mutants_prints_the_table_and_the_score(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["check", "--mutants", "--only", "F4", "--no-progress"]) == 0
+    captured = capsys.readouterr()
+    assert "| F4 | `used_bound_is_ours` | target | not-reproduced -> reproduced | killed |" in (
+        captured.out
+    )
+    assert "Mutation score: 2/2 mutants killed (1 claims)." in captured.out
+    assert "mutation score: 2/2 killed (quick budget)" in captured.err
+    assert list(tmp_path.iterdir()) == []  # printed, not written
+
+
+def test_check_mutants_fails_when_a_mutant_survives(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import verification.mutation as mutation
+    from verification.mutation import Aim, Mutant, replace
+
+    same = Mutant(
+        "P3",
+        "no_op",
+        Aim.TARGET,
+        "changes nothing",
+        (replace("verification.checks.counts:_PAPER_MNIST_LOW_RANK", 245_810),),
+    )
+    monkeypatch.setattr(mutation, "MUTANTS", (same,))
+    out = tmp_path / "mutants.md"
+    assert main(["check", "--mutants", "--only", "P3", "--out", str(out), "--no-progress"]) == 1
+    assert "reproduced -> reproduced | survived" in out.read_text()
+    assert "mutants not killed: P3/no_op" in capsys.readouterr().err
