@@ -57,20 +57,27 @@ def _pt(z: list[float], y: list[float]) -> Point:
 
 
 def _mae(k: int, p: Mapping[str, Any]) -> LossConstants:
-    r"""Gradient :math:`c\,\mathrm{sign}(z - y)`, c = 1 (sum) or 1/k (mean): norm
-    :math:`c \sqrt{\#\{i: z_i \ne y_i\}} \le c\sqrt k`, attained when every coordinate differs
-    (equivalently :math:`\|r\|_1 \le \sqrt k \|r\|_2`, equality at r = (1, ..., 1)). Against
-    the l1 norm of z (dual: the l_inf norm of the gradient) the sum is 1-Lipschitz for every k.
-    The gradient jumps by 2c across :math:`z_i = y_i`: no finite smoothness."""
+    r"""The paper's MAE is scalar (k = 1): :math:`|z - y|` has derivative
+    :math:`\mathrm{sign}(z - y)`, so L = 1, attained at every z != y. Our k-output extension
+    (no claim in the paper): gradient :math:`c\,\mathrm{sign}(z - y)`, c = 1 (sum) or 1/k
+    (mean), of norm :math:`c \sqrt{\#\{i: z_i \ne y_i\}} \le c\sqrt k`, attained when every
+    coordinate differs (equivalently :math:`\|r\|_1 \le \sqrt k \|r\|_2`, equality at
+    r = (1, ..., 1)); against the l1 norm of z (dual: the l_inf norm of the gradient) the sum is
+    1-Lipschitz for every k. The gradient jumps by 2c across :math:`z_i = y_i`: no finite
+    smoothness."""
     mean = p["reduction"] == "mean"
     c = 1.0 / k if mean else 1.0
+    if k == 1:
+        formula = "1"
+    else:
+        formula = "1/sqrt k" if mean else "sqrt k"
     return LossConstants(
         lipschitz=c * math.sqrt(k),
         smoothness=math.inf,
         lipschitz_attained=True,
         smoothness_attained=False,
         lipschitz_where="every z with z_i != y_i for all i",
-        lipschitz_formula="1/sqrt k" if mean else "sqrt k",
+        lipschitz_formula=formula,
         smoothness_formula="inf",
         smoothness_where="none: the gradient jumps across z_i = y_i",
         lipschitz_witness=_pt([1.0] * k, [0.0] * k),
@@ -225,19 +232,26 @@ def true_constants(name: str, k: int, params: Mapping[str, Any]) -> LossConstant
     return _TRUTH[name](k, params)
 
 
-def paper_claims(name: str, params: Mapping[str, Any]) -> tuple[float | None, float | None]:
-    """The paper's (Lipschitz, smoothness) for loss ``name``; ``None`` where it gives none.
+def paper_claims(
+    name: str, params: Mapping[str, Any], *, k: int
+) -> tuple[float | None, float | None]:
+    r"""The paper's (Lipschitz, smoothness) for loss ``name`` on :math:`\mathbb R^k`; ``None``
+    where it gives none.
 
     Cross-entropy's "beta = O(1), Hessian eigenvalues <= 1/4" is read as beta = 1/4; MAE, BCE
     and hinge come with L only; the table has no robust regression loss (our Huber has none).
+    The paper's MAE is the scalar :math:`|z - y|` (k = 1): a k-output MAE (k > 1) is our
+    extension, with no claim.
 
     Examples
     --------
-    >>> paper_claims("mse", {"radius": 3.0})
+    >>> paper_claims("mse", {"radius": 3.0}, k=2)
     (6.0, 1.0)
+    >>> paper_claims("mae", {}, k=1), paper_claims("mae", {}, k=3)
+    ((1.0, None), (None, None))
     """
     table: dict[str, tuple[float | None, float | None]] = {
-        "mae": (1.0, None),
+        "mae": (1.0, None) if k == 1 else (None, None),
         "mse": (2.0 * float(params.get("radius", 1.0)), 1.0),
         "softmax_ce": (math.sqrt(2.0), 0.25),
         "bce": (1.0, None),

@@ -1,9 +1,9 @@
 r"""The losses of the paper's constant table, with their claimed and true constants (C9, CT).
 
 Every loss :math:`l(z, y)` acts on an output :math:`z \in \mathbb R^k`, the trailing axis of the
-arrays (``k = 1`` for the one-logit losses); leading axes are a batch. Its constants are taken
-with respect to the Euclidean norm of :math:`z`, the norm theorem T3.6 uses
-(:math:`|l(Wx, y) - l(W_r x, y)| \le L \|(W - W_r) x\|_2`):
+arrays (``k = 1`` for the one-logit losses and the paper's MAE, which is scalar); leading axes
+are a batch. Its constants are taken with respect to the Euclidean norm of :math:`z`, the norm
+theorem T3.6 uses (:math:`|l(Wx, y) - l(W_r x, y)| \le L \|(W - W_r) x\|_2`):
 
 .. math::
 
@@ -46,7 +46,8 @@ _Targets = Callable[[Any, FloatArray, Mapping[str, Any]], FloatArray]
 
 
 class Reduction(str, Enum):
-    """How MAE combines the k coordinates (the paper does not say; the constants differ)."""
+    """How a k-output MAE combines its coordinates (our extension: the paper's MAE is scalar,
+    k = 1, where both readings are :math:`|z - y|`; for k > 1 the constants differ)."""
 
     #: :math:`\|z - y\|_1`: Lipschitz :math:`\sqrt k` in the Euclidean norm
     SUM = "sum"
@@ -63,7 +64,8 @@ class Loss:
     the same loss for another k). ``claimed_*`` are the paper's constants (``None`` where it gives
     none), ``true_*`` the suprema derived in :mod:`theory.loss_constants` (``inf``: no finite
     constant), ``*_valid`` (claimed >= true) and ``*_tight`` (claimed == true) compare them, up
-    to :data:`CONSTANT_RTOL`, and are ``None`` without a claim.
+    to :data:`CONSTANT_RTOL`, and are ``None`` without a claim. The paper's MAE is scalar
+    (k = 1, its default here); a k-output MAE is our extension and carries no claim.
 
     References
     ----------
@@ -131,7 +133,19 @@ class Loss:
                 f"`z` must have a trailing axis of size k = {self.k} for {self.name}; "
                 f"got shape {zz.shape}"
             )
-        return zz, self._targets(y, zz, self.params)
+        yy = self._targets(y, zz, self.params)
+        # A target whose trailing axis broadcasts z's (y of shape (N,) against z of shape
+        # (N, 1)) would make every formula sum over the wrong axis without an error.
+        try:
+            trailing = np.broadcast_shapes(zz.shape, yy.shape)[-1]
+        except ValueError:
+            trailing = None
+        if trailing != self.k:
+            raise ValueError(
+                f"`y` must broadcast with z of shape {zz.shape} keeping the trailing axis of size "
+                f"k = {self.k} for {self.name}; got shape {yy.shape}"
+            )
+        return zz, yy
 
     def value(self, z: Any, y: Any) -> Any:
         """The loss, shape ``z.shape[:-1]`` broadcast with y's batch (a float for one point)."""
@@ -182,7 +196,9 @@ _SPECS: dict[str, _Spec] = {
         lf.mae_grad,
         lf.zero_hessian,
         lf.regression_targets,
-        "z, y in R^k; l = sum (or mean) over i of abs(z_i - y_i)",
+        "z, y in R; l = abs(z - y) (the paper's MAE); for k > 1 (our extension, no claim) the "
+        "sum (or mean) over i of abs(z_i - y_i)",
+        default_k=1,
     ),
     "mse": _Spec(
         lf.mse_value,
@@ -243,13 +259,14 @@ def make_loss(
     name : {"mae", "mse", "softmax_ce", "bce", "hinge", "huber"}
     k : int, optional
         Output dimension: ``>= 2`` for ``softmax_ce``, ``1`` for ``bce`` and ``hinge``, ``>= 1``
-        otherwise; default 2 for the vector losses.
+        otherwise; default 1 for ``mae`` (the paper's scalar MAE), 2 for the vector losses.
     radius : float
         :math:`B > 0`, radius of the MSE ball for both z and y (ignored by the others).
     delta : float
         :math:`\delta > 0`, the Huber threshold (ignored by the others).
     reduction : {"sum", "mean"}
-        How MAE combines the coordinates (ignored by the others).
+        How a k-output MAE combines the coordinates (our extension; no effect at k = 1; ignored
+        by the others).
 
     References
     ----------
@@ -257,9 +274,12 @@ def make_loss(
 
     Examples
     --------
-    >>> mae = make_loss("mae", k=4)
-    >>> mae.claimed_lipschitz, mae.true_lipschitz, mae.lipschitz_valid
-    (1.0, 2.0, False)
+    >>> mae = make_loss("mae")
+    >>> mae.k, mae.claimed_lipschitz, mae.true_lipschitz, mae.lipschitz_tight
+    (1, 1.0, 1.0, True)
+    >>> wide = make_loss("mae", k=4)  # our extension: no claim in the paper
+    >>> wide.claimed_lipschitz, wide.true_lipschitz
+    (None, 2.0)
     >>> make_loss("mae", k=4, reduction="mean").true_lipschitz
     0.5
     """
@@ -277,7 +297,7 @@ def make_loss(
             params["reduction"] = Reduction(reduction)
         except ValueError:
             raise ValueError(f"`reduction` must be 'sum' or 'mean'; got {reduction!r}") from None
-    claimed_l, claimed_b = paper_claims(name, params)
+    claimed_l, claimed_b = paper_claims(name, params, k=kk)
     return Loss(
         name=name,
         k=kk,
@@ -293,5 +313,6 @@ def make_loss(
     )
 
 
-#: The table at default sizes: k = 2 for the vector losses, B = 1, delta = 1, MAE summed.
+#: The table at default sizes: the paper's scalar MAE (k = 1), k = 2 for the vector losses,
+#: B = 1, delta = 1.
 LOSSES: dict[str, Loss] = {name: make_loss(name) for name in LOSS_NAMES}

@@ -115,7 +115,8 @@ def test_loss_batches_agree_with_single_points(loss: Loss, rng: np.random.Genera
 
 
 def test_loss_values_at_known_points() -> None:
-    assert LOSSES["mae"].value([1.0, -2.0], [0.0, 0.0]) == 3.0
+    assert LOSSES["mae"].value([-2.0], [0.5]) == 2.5
+    assert make_loss("mae", k=2).value([1.0, -2.0], [0.0, 0.0]) == 3.0
     assert make_loss("mae", k=2, reduction=Reduction.MEAN).value([1.0, -2.0], 0.0) == 1.5
     assert LOSSES["mse"].value([0.6, 0.0], [-0.4, 0.0]) == 0.5
     assert LOSSES["softmax_ce"].value([0.0, 0.0], 1) == math.log(2.0)
@@ -157,7 +158,7 @@ def test_loss_table_constants_are_the_derived_ones() -> None:
         for name, loss in LOSSES.items()
     }
     assert table == {
-        "mae": (1.0, math.sqrt(2.0), None, math.inf),
+        "mae": (1.0, 1.0, None, math.inf),
         "mse": (2.0, 2.0, 1.0, 1.0),
         "softmax_ce": (math.sqrt(2.0), math.sqrt(2.0), 0.25, 0.5),
         "bce": (1.0, 1.0, None, 0.25),
@@ -167,9 +168,19 @@ def test_loss_table_constants_are_the_derived_ones() -> None:
     ce = LOSSES["softmax_ce"]
     assert (ce.lipschitz_valid, ce.lipschitz_tight) == (True, True)
     assert (ce.smoothness_valid, ce.smoothness_tight) == (False, False)
-    assert (LOSSES["mae"].lipschitz_valid, make_loss("mae", k=1).lipschitz_tight) == (False, True)
-    mean = make_loss("mae", k=4, reduction="mean")
-    assert (mean.true_lipschitz, mean.lipschitz_valid, mean.lipschitz_tight) == (0.5, True, False)
+    # The paper's MAE is scalar: L = 1 valid and tight. On k outputs (ours) it has no claim.
+    mae = LOSSES["mae"]
+    assert (mae.k, mae.lipschitz_valid, mae.lipschitz_tight) == (1, True, True)
+    for red in Reduction:
+        assert make_loss("mae", k=1, reduction=red).lipschitz_tight is True
+        wide = make_loss("mae", k=4, reduction=red)
+        assert (wide.claimed_lipschitz, wide.lipschitz_valid, wide.lipschitz_tight) == (
+            None,
+            None,
+            None,
+        )
+    assert make_loss("mae", k=4).true_lipschitz == 2.0
+    assert make_loss("mae", k=4, reduction="mean").true_lipschitz == 0.5
     mse = make_loss("mse", k=5, radius=3.0)
     assert (mse.claimed_lipschitz, mse.true_lipschitz, mse.lipschitz_tight) == (6.0, 6.0, True)
     assert LOSSES["huber"].lipschitz_valid is None
@@ -309,10 +320,14 @@ def test_with_dim_and_with_claims_keep_the_rest() -> None:
         (lambda: make_loss("mse", radius=0.0), ValueError, r"`radius` must be a float in \(0"),
         (lambda: make_loss("huber", delta=-1.0), ValueError, r"`delta` must be a float in \(0"),
         (lambda: make_loss("mae", reduction="max"), ValueError, "`reduction` must be 'sum'"),
-        (lambda: LOSSES["mae"].value([1.0, 2.0, 3.0], 0.0), ValueError, "size k = 2 for mae"),
+        (lambda: LOSSES["mae"].value([1.0, 2.0, 3.0], 0.0), ValueError, "size k = 1 for mae"),
         (lambda: LOSSES["mae"].value(1.0, 0.0), ValueError, r"got shape \(\)"),
         (lambda: LOSSES["mae"].grad([np.nan, 0.0], 0.0), ValueError, "`z` must not be NaN"),
-        (lambda: LOSSES["mae"].grad([1.0, 0.0], [0.0, 0.0, 0.0]), ValueError, "`y` must broad"),
+        (lambda: LOSSES["mae"].grad([1.0], [[0.0, 0.0]]), ValueError, "keeping the trailing"),
+        (lambda: LOSSES["mae"].value([1.0], [0.0, 0.0, 0.0]), ValueError, "size k = 1 for mae"),
+        (lambda: LOSSES["hinge"].value(np.zeros((3, 1)), np.ones(3)), ValueError, r"shape \(3,\)"),
+        (lambda: LOSSES["bce"].value(np.zeros((2, 1)), np.ones(2)), ValueError, "for bce"),
+        (lambda: make_loss("mae", k=2).grad([1.0, 0.0], [0.0] * 3), ValueError, "`y` must broad"),
         (lambda: LOSSES["mse"].value([1.0, 1.0], 0.0), ValueError, "`z` must lie in the ball"),
         (lambda: LOSSES["mse"].value([0.0, 0.0], [2.0, 0.0]), ValueError, "`y` must lie"),
         (lambda: LOSSES["softmax_ce"].value([0.0, 0.0], 2), ValueError, r"ints in \[0, 1\]"),

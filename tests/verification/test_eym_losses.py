@@ -45,7 +45,7 @@ def _quick(claim_id: str):
 def test_check_t36_quick_budget_verifies_and_is_tight_on_the_adversarial_rows() -> None:
     """T3.6: verified with the true L; with the tail on sigma_{r+1} alone and x = R v_{r+1} the
     bound is attained (MAE, Huber, hinge: gap / bound = 1 to rounding; MSE 3/4, the supremum in
-    that geometry); only MAE's printed L = 1 (summed MAE, true sqrt(m)) breaks it."""
+    that geometry); the paper's printed L (its MAE is scalar: L = 1) holds in every row too."""
     outcome = check_t36(_quick("T3.6"), claim_rng("T3.6"))
     assert outcome.verdict is Verdict.VERIFIED, outcome.evidence
     assert "|" not in outcome.evidence
@@ -56,8 +56,20 @@ def test_check_t36_quick_budget_verifies_and_is_tight_on_the_adversarial_rows() 
     assert 0.95 < tight["softmax_ce"]["adversarial"] < 1.0
     assert 0.95 < tight["bce"]["adversarial"] < 1.0
     assert all(v <= 1.0 + 1e-12 for t in tight.values() for v in t.values())
-    assert outcome.data["paper_constant_failures"] > 0
-    assert outcome.data["paper_counterexample"]["loss"] == "mae"
+    assert outcome.data["paper_constant_failures"] == 0
+    assert "paper_counterexample" not in outcome.data
+    assert "the bound held as well in all" in outcome.evidence
+
+
+def test_mae_acts_on_one_output_as_the_paper_defines_it() -> None:
+    """The paper's MAE is |z - y| on a scalar output: the EYM checks read the first output,
+    where L = 1 is the true and the printed constant, and its tight direction is e_1."""
+    loss = loss_on_outputs("mae", 5)
+    assert (loss.k, loss.true_lipschitz, loss.claimed_lipschitz) == (1, 1.0, 1.0)
+    assert worst_direction(loss, 5).tolist() == [1.0, 0.0, 0.0, 0.0, 0.0]
+    z1, z2 = np.array([[3.0, 9.0, 9.0, 9.0, 9.0]]), np.array([[1.0, 0.0, 0.0, 0.0, 0.0]])
+    gap, y = worst_gaps(loss, z1, z2)
+    assert gap.tolist() == [2.0] and y.shape == (1, 1)
 
 
 @pytest.mark.claim("T3.6s")

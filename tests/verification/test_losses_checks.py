@@ -84,42 +84,63 @@ def test_check_c9_refutes_a_constant_below_sqrt2(monkeypatch: pytest.MonkeyPatch
 def test_check_ct_quick_budget_refutes_as_stated_with_smallest_counterexamples(
     ct_quick: Outcome,
 ) -> None:
-    """CT: CE 'Hessian eigenvalues <= 1/4' and summed-MAE 'L = 1' fail at k = 2; every other
-    printed constant is valid and tight."""
+    """CT: CE 'Hessian eigenvalues <= 1/4' fails at k = 2 (z = 0); every other printed
+    constant, the scalar MAE's L = 1 included, is valid and tight."""
     assert ct_quick.verdict is Verdict.REFUTED_AS_STATED, ct_quick.evidence
     counters = {(c["loss"], c["which"]): c for c in ct_quick.data["counterexamples"]}
-    assert set(counters) == {
-        ("softmax_ce (k = 2)", "smoothness"),
-        ("mae (k = 2, reduction sum)", "lipschitz"),
-    }
+    assert set(counters) == {("softmax_ce (k = 2)", "smoothness")}
     ce = counters[("softmax_ce (k = 2)", "smoothness")]
     assert (ce["z"], ce["claimed"], ce["true"]) == ([0.0, 0.0], 0.25, 0.5)
     assert ce["at_point"] == pytest.approx(0.5, rel=ROUND_RTOL)
     assert ce["secant_to"] in ([1.0, -1.0], [-1.0, 1.0])
     assert ce["secant_quotient"] == pytest.approx(1 / (1 + math.exp(-2)) - 0.5, rel=1e-12)
     assert ce["descent_fails"] is True
-    mae = counters[("mae (k = 2, reduction sum)", "lipschitz")]
-    assert (mae["z"], mae["y"], mae["true"]) == ([1.0, 1.0], [0.0, 0.0], math.sqrt(2.0))
-    assert mae["secant_quotient"] == pytest.approx(math.sqrt(2.0), rel=1e-12)
     rows = ct_quick.data["rows"]
     for row in rows:
         for which in ("lipschitz", "smoothness"):
             c = row[which]
             if c["claimed"] is None:
                 continue
-            if (row["family"], which) in (("softmax_ce", "smoothness"), ("mae (sum)", "lipschitz")):
-                assert c["valid"] is (row["k"] == 1), (row["loss"], which)
+            if (row["family"], which) == ("softmax_ce", "smoothness"):
+                assert c["valid"] is False, row["loss"]
                 continue
-            assert c["valid"], (row["loss"], which)
-            assert c["tight"] is (row["family"] != "mae (mean)" or row["k"] == 1), row["loss"]
+            assert (c["valid"], c["tight"]) == (True, True), (row["loss"], which)
     assert {(r["family"], r["k"]) for r in rows} >= {("softmax_ce", 3), ("mse", 3), ("bce", 1)}
     assert "1/4 is the one-logit sigmoid (BCE) curvature" in ct_quick.evidence
     _assert_markdown_safe(ct_quick)
 
 
 @pytest.mark.claim("CT")
+def test_check_ct_reads_mae_as_the_papers_scalar_loss(ct_quick: Outcome) -> None:
+    """CT: the paper's MAE is |z - y| on one output, L = 1 valid, tight and attained; the
+    k-output MAE is our extension (no claim, never a verdict), reported as ours."""
+    rows = ct_quick.data["rows"]
+    scalar = [r for r in rows if r["family"] == "mae"]
+    assert [r["k"] for r in scalar] == [1]
+    lip = scalar[0]["lipschitz"]
+    assert (lip["claimed"], lip["true"], lip["valid"], lip["tight"], lip["attained"]) == (
+        1.0,
+        1.0,
+        True,
+        True,
+        True,
+    )
+    ours = [r for r in rows if r["name"] == "mae" and r["k"] > 1]
+    assert {(r["family"], r["k"]) for r in ours} == {
+        (f"mae on k outputs, {red} (ours)", k) for red in ("sum", "mean") for k in (2, 3)
+    }
+    for r in ours:
+        assert r["lipschitz"]["claimed"] is None and r["lipschitz"]["valid"] is None
+        scale = 1.0 if "sum" in r["family"] else 1.0 / r["k"]
+        assert r["lipschitz"]["true"] == pytest.approx(scale * math.sqrt(r["k"]), rel=ROUND_RTOL)
+    assert "mae: L claimed 1, true 1 (1; attained): valid and tight" in ct_quick.evidence
+    assert lc.EXTENSION_NOTE in ct_quick.evidence
+    assert "mae (k = 2" not in ct_quick.evidence
+
+
+@pytest.mark.claim("CT")
 def test_check_ct_verifies_once_the_table_is_corrected(monkeypatch: pytest.MonkeyPatch) -> None:
-    """CT with the corrected constants (CE beta 1/2, MAE L sqrt k) must be verified."""
+    """CT with the corrected CE smoothness (1/2) must be verified: nothing else is wrong."""
     real = lc.ct_cases
 
     def corrected(max_k: int) -> list[Loss]:
@@ -127,15 +148,84 @@ def test_check_ct_verifies_once_the_table_is_corrected(monkeypatch: pytest.Monke
         for loss in real(max_k):
             if loss.name == "softmax_ce":
                 loss = loss.with_claims(loss.claimed_lipschitz, 0.5)
-            if loss.name == "mae":
-                loss = loss.with_claims(math.sqrt(loss.k), None)
             out.append(loss)
         return out
 
     monkeypatch.setattr(lc, "ct_cases", corrected)
     outcome = check_ct(CT_TINY, np.random.default_rng(1))
     assert outcome.verdict is Verdict.VERIFIED, outcome.evidence
+    assert lc.EXTENSION_NOTE in outcome.evidence
     _assert_markdown_safe(outcome)
+
+
+@pytest.mark.claim("CT")
+def test_check_ct_refutes_a_scalar_mae_constant_below_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With CE corrected, a printed scalar-MAE L = 0.9 must be refuted at k = 1, z != y."""
+    real = lc.ct_cases
+
+    def wrong(max_k: int) -> list[Loss]:
+        out = []
+        for loss in real(max_k):
+            if loss.name == "softmax_ce":
+                loss = loss.with_claims(loss.claimed_lipschitz, 0.5)
+            if loss.name == "mae" and loss.k == 1:
+                loss = loss.with_claims(0.9, None)
+            out.append(loss)
+        return out
+
+    monkeypatch.setattr(lc, "ct_cases", wrong)
+    outcome = check_ct(CT_TINY, np.random.default_rng(3))
+    assert outcome.verdict is Verdict.REFUTED_AS_STATED
+    (mae,) = outcome.data["counterexamples"]
+    assert (mae["loss"], mae["which"], mae["z"], mae["y"]) == (
+        "mae (k = 1)",
+        "lipschitz",
+        [1.0],
+        [0.0],
+    )
+    assert mae["secant_quotient"] == pytest.approx(1.0, rel=1e-12)
+
+
+@pytest.mark.claim("CT")
+@pytest.mark.parametrize(
+    ("name", "which", "first"),
+    [
+        ("mae", "lipschitz", "mae (k = 1)"),
+        ("mse", "lipschitz", "mse (k = 1, radius 0.5)"),
+        ("mse", "smoothness", "mse (k = 1, radius 0.5)"),
+        ("softmax_ce", "lipschitz", "softmax_ce (k = 2)"),
+        ("bce", "lipschitz", "bce (k = 1)"),
+        ("hinge", "lipschitz", "hinge (k = 1)"),
+    ],
+)
+def test_check_ct_has_power_for_every_printed_constant(
+    monkeypatch: pytest.MonkeyPatch, name: str, which: str, first: str
+) -> None:
+    """CT: with CE's beta corrected (so the table is otherwise right), any one printed constant
+    shrunk by a relative 1e-6 is refuted as stated, with its own smallest counterexample. (A
+    registered mutant cannot show this: the verdict stays refuted-as-stated.)"""
+    real = lc.ct_cases
+
+    def shrunk(max_k: int) -> list[Loss]:
+        out = []
+        for loss in real(max_k):
+            lip, beta = loss.claimed_lipschitz, loss.claimed_smoothness
+            if loss.name == "softmax_ce":
+                beta = 0.5
+            if loss.name == name:
+                if which == "lipschitz" and lip is not None:
+                    lip *= 1 - 1e-6
+                if which == "smoothness" and beta is not None:
+                    beta *= 1 - 1e-6
+            out.append(loss.with_claims(lip, beta))
+        return out
+
+    monkeypatch.setattr(lc, "ct_cases", shrunk)
+    outcome = check_ct(CT_TINY, np.random.default_rng(4))
+    assert outcome.verdict is Verdict.REFUTED_AS_STATED, outcome.evidence
+    assert [(c["loss"], c["which"]) for c in outcome.data["counterexamples"]] == [(first, which)]
 
 
 @pytest.mark.claim("CT")

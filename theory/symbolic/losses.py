@@ -43,7 +43,7 @@ __all__ = [
 ]
 
 #: Loss names of :data:`theory.losses.LOSSES` (the MAE here is the summed one; ``mae_mean``
-#: divides by k).
+#: divides by k; at k = 1 both are the paper's scalar MAE).
 _NAMES = ("mae", "mae_mean", "mse", "softmax_ce", "bce", "hinge", "huber")
 _HALF = sp.Rational(1, 2)
 #: The Huber threshold, kept symbolic.

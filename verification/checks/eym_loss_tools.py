@@ -1,9 +1,10 @@
 r"""Losses on the outputs of a layer, for the checks of the rank-induced bias (T3.6 to T3.7).
 
-The losses of :mod:`theory.losses` evaluated on a layer's outputs (one-logit losses read the
-first output; :math:`z \mapsto z_1` is 1-Lipschitz, so L is unchanged), inputs and targets in
-each loss's domain, the exact worst target for a pair of outputs, and the direction along which
-each loss's Lipschitz constant is reached.
+The losses of :mod:`theory.losses` evaluated on a layer's outputs (the one-output losses, the
+paper's scalar MAE and the one-logit BCE and hinge, read the first output;
+:math:`z \mapsto z_1` is 1-Lipschitz, so L is unchanged), inputs and targets in each loss's
+domain, the exact worst target for a pair of outputs, and the direction along which each loss's
+Lipschitz constant is reached.
 
 References: claims T3.6, T3.6s, C5p and T3.7 of ``CLAIMS.md``.
 """
@@ -20,6 +21,7 @@ from theory.losses import Loss, make_loss
 __all__ = [
     "ADVERSARIAL_RADIUS",
     "ONE_LOGIT",
+    "ONE_OUTPUT",
     "ROUND",
     "loss_on_outputs",
     "loss_values",
@@ -31,8 +33,10 @@ __all__ = [
 ]
 
 _EPS = float(np.finfo(np.float64).eps)
-#: Losses on one logit (they read the first output of the layer).
+#: Losses on one logit (binary labels; they read the first output of the layer).
 ONE_LOGIT = ("bce", "hinge")
+#: Losses on one output: the one-logit ones and the paper's MAE, which is scalar (|z - y|, L = 1).
+ONE_OUTPUT = ("mae", *ONE_LOGIT)
 #: Rounding slack of "gap <= bound", in units of eps (m + n) times the scale of the numbers
 #: involved (L R sigma_1 for the outputs and the tail, the mean loss values for the difference of
 #: two means): a matrix-vector product, an SVD and a mean each err by a few eps (m + n) of that.
@@ -44,11 +48,11 @@ ADVERSARIAL_RADIUS = 50.0
 
 def loss_on_outputs(name: str, m: int, *, radius: float = 1.0) -> Loss:
     """The loss ``name`` for a layer with ``m`` outputs (``radius``: the MSE ball B)."""
-    return make_loss(name, k=1 if name in ONE_LOGIT else m, radius=radius)
+    return make_loss(name, k=1 if name in ONE_OUTPUT else m, radius=radius)
 
 
 def loss_values(loss: Loss, z: FloatArray, y: Any) -> FloatArray:
-    """``loss.value`` on the outputs it reads (the first one for one-logit losses)."""
+    """``loss.value`` on the outputs it reads (the first one for one-output losses)."""
     return np.asarray(loss.value(z[..., : loss.k], y), dtype=np.float64)
 
 
@@ -87,12 +91,14 @@ def sample_targets(loss: Loss, z: FloatArray, rng: np.random.Generator) -> Any:
 def worst_direction(loss: Loss, m: int) -> FloatArray:
     """A unit vector of R^m along which the loss's Lipschitz constant is reached (or approached).
 
-    MAE and Huber: the flat vector (their gradients are sign and clip vectors); softmax CE:
-    :math:`(e_1 - e_2)/\\sqrt 2` (the gradient tends to :math:`e_j - e_y`); the others: :math:`e_1`.
+    Huber (and MAE on k outputs): the flat vector on the k outputs it reads (the gradients are
+    clip and sign vectors); softmax CE: :math:`(e_1 - e_2)/\\sqrt 2` (the gradient tends to
+    :math:`e_j - e_y`); the one-output losses: :math:`e_1`.
     """
-    if loss.name in ("mae", "huber"):
-        return np.ones(m) / np.sqrt(m)
     out = np.zeros(m)
+    if loss.name in ("mae", "huber"):
+        out[: loss.k] = 1.0 / np.sqrt(loss.k)
+        return out
     out[0] = 1.0
     if loss.name == "softmax_ce":
         out[:2] = (1.0 / np.sqrt(2.0), -1.0 / np.sqrt(2.0))

@@ -13,10 +13,10 @@ a model of the outputs, and (b) adversarial point masses: x along the (r+1)-th r
 vector, the target chosen to maximise the gap exactly (:func:`worst_gaps`), W* built so that its
 (r+1)-th left singular vector is the direction in which the loss is Lipschitz-tight
 (:func:`worst_direction`), and a local search over the direction of x. The tightness
-gap / bound is recorded per loss and spectrum. The paper's printed constants are evaluated too:
-where one is below the true constant (summed MAE), the bound with it fails, which is claim CT's
-finding, not T3.6's. The losses act on the layer's outputs as in
-:mod:`verification.checks.eym_loss_tools`.
+gap / bound is recorded per loss and spectrum. The bound is also evaluated with the paper's
+printed constants (claim CT checks them). The losses act on the layer's outputs as in
+:mod:`verification.checks.eym_loss_tools`: MAE is the paper's scalar loss on the first output
+(L = 1); a k-output MAE (L = sqrt k summed) is our extension and is left to CT's notes.
 
 References: claims T3.6 and T3.6s of ``CLAIMS.md``.
 """
@@ -44,7 +44,21 @@ from verification.checks.eym_loss_tools import (
 )
 from verification.registry import Budget, Outcome, Verdict
 
-__all__ = ["check_t36", "check_t36s", "t36_search"]
+__all__ = ["check_t36", "check_t36s", "spectrum_tail", "t36_search"]
+
+
+def spectrum_tail(s: FloatArray, r: int, norm: BiasNorm) -> float:
+    r"""The tail of the prescribed spectrum ``s`` (decreasing): :math:`\sigma_{>r}` or
+    :math:`\sigma_{r+1}`; the twin of :func:`theory.eym.rank_bias_bound` with L = R = 1.
+
+    Examples
+    --------
+    >>> spectrum_tail(np.array([1.0, 0.8, 0.6]), 1, BiasNorm.FRO)
+    1.0
+    """
+    if norm is BiasNorm.FRO:
+        return float(np.sqrt(np.sum(s[r:] ** 2)))
+    return float(s[r]) if r < s.size else 0.0
 
 
 def _adversarial_matrix(
@@ -167,8 +181,8 @@ def _row(
         "gap": gap,
         "fro": rank_bias_bound(w, r, lipschitz=lip, radius=radius, norm=BiasNorm.FRO),
         "spectral": rank_bias_bound(w, r, lipschitz=lip, radius=radius, norm=BiasNorm.SPECTRAL),
-        "fro_twin": lip * radius * float(np.sqrt(np.sum(s[r:] ** 2))),
-        "spectral_twin": lip * radius * float(s[r]),
+        "fro_twin": lip * radius * spectrum_tail(s, r, BiasNorm.FRO),
+        "spectral_twin": lip * radius * spectrum_tail(s, r, BiasNorm.SPECTRAL),
         "paper_lipschitz": claimed,
         "true_lipschitz": lip,
         "slack": rounding_slack(m, n, lip * radius * float(s[0]) + sum(means)),
@@ -185,13 +199,14 @@ def _check(budget: Budget, rng: np.random.Generator, norm: BiasNorm) -> Outcome:
         bound, slack = row[key], row["slack"]
         if abs(bound - row[f"{key}_twin"]) > slack:
             twin_failures.append(row)
+        claimed = row["paper_lipschitz"]
         if row["gap"] > bound + slack:
             failures.append(row)
-        claimed = row["paper_lipschitz"]
-        if claimed is not None and row["gap"] > bound * claimed / row["true_lipschitz"] + slack:
+        # The printed L only where the bound with the true L holds (so that bound > 0 here).
+        elif claimed is not None and row["gap"] > bound * claimed / row["true_lipschitz"] + slack:
             paper_failures.append(row)
         # Tightness only where the exact tail is positive (zero tails give rounding / rounding).
-        if row[f"{key}_twin"] > 0.0:
+        if row[f"{key}_twin"] > 0.0 and bound > 0.0:
             per = tight.setdefault(row["loss"], {"data": 0.0, "adversarial": 0.0, "local": 0.0})
             per[row["source"]] = max(per[row["source"]], row["gap"] / bound)
             if row["source"] == "data":
@@ -210,7 +225,12 @@ def _check(budget: Budget, rng: np.random.Generator, norm: BiasNorm) -> Outcome:
         },
         "paper_constant_failures": len(paper_failures),
     }
-    paper = ""
+    with_claim = sum(1 for row in rows if row["paper_lipschitz"] is not None)
+    paper = (
+        f" With the paper's printed L (scalar MAE, BCE and hinge 1, CE sqrt 2, MSE 2B; Huber has "
+        f"none) in place of the true one the bound held as well in all {with_claim} rows "
+        f"that have one."
+    )
     if paper_failures:
         p = min(paper_failures, key=lambda f: (f["m"] * f["n"], -f["gap"] / f[key]))
         ratio = p["gap"] / (p[key] * p["paper_lipschitz"] / p["true_lipschitz"])
@@ -232,7 +252,8 @@ def _check(budget: Budget, rng: np.random.Generator, norm: BiasNorm) -> Outcome:
     )
     scope = (
         f"{len(rows)} (loss, W*, r, distribution) rows: losses {', '.join(LOSS_NAMES)} with their "
-        f"true L from theory.losses (one-logit losses on the first output), m, n in [2, "
+        f"true L from theory.losses (the one-output losses, the paper's scalar MAE, BCE and "
+        f"hinge, on the first output), m, n in [2, "
         f"{budget.get('max_dim', 8)}], flat, power-law and exactly low-rank spectra (sigma_1 = 1), "
         f"R in [0.1, 10], every 1 <= r < min(m, n) on empirical measures of "
         f"{budget.get('n_data', 200)} points in the ball, plus adversarial point masses "

@@ -40,7 +40,21 @@ from verification.checks.eym_smooth import (
 )
 from verification.registry import Budget, Outcome, Verdict
 
-__all__ = ["check_c8"]
+__all__ = ["check_c8", "random_weight_bound"]
+
+
+def random_weight_bound(
+    lipschitz: float, x_norm: float, mean_distance: float, beta: float, var_f: float, var_r: float
+) -> float:
+    r"""The right side of claim C8,
+    :math:`L \|x\| \|\mu_f - \mu_r\|_F + \tfrac\beta2 (\mathrm{Var}(Z_f) + \mathrm{Var}(Z_r))`.
+
+    Examples
+    --------
+    >>> random_weight_bound(2.0, 1.5, 0.5, 0.5, 1.0, 3.0)
+    2.5
+    """
+    return lipschitz * x_norm * mean_distance + 0.5 * beta * (var_f + var_r)
 
 
 def _c8_row(
@@ -81,8 +95,12 @@ def _c8_row(
         lip = make_loss("mse", k=m, radius=ball).true_lipschitz
     else:
         lip = loss.true_lipschitz
-    mean_term = lip * float(np.linalg.norm(x)) * float(np.linalg.norm(mu_f - post[0] @ post[2].T))
+    x_norm = float(np.linalg.norm(x))
+    mean_distance = float(np.linalg.norm(mu_f - post[0] @ post[2].T))
+    mean_term = lip * x_norm * mean_distance
     beta, claimed = loss.true_smoothness, loss.claimed_smoothness
+    terms = (x_norm, mean_distance)
+    variances = (var_f, float(var_r))
     scale = e_f["scale"] + e_r["scale"] + abs(l_f) + abs(l_r) + var_f + float(var_r) + mean_term
     return {
         "loss": name,
@@ -95,11 +113,11 @@ def _c8_row(
         "mean_term": mean_term,
         "var_f": var_f,
         "var_r": float(var_r),
-        "bound": mean_term + 0.5 * beta * (var_f + float(var_r)),
+        "bound": random_weight_bound(lip, *terms, beta, *variances),
         "paper_bound": (
             None
             if claimed is None or claimed == beta
-            else mean_term + 0.5 * claimed * (var_f + float(var_r))
+            else random_weight_bound(lip, *terms, claimed, *variances)
         ),
         "slack": rounding_slack(m, x.size, scale),
         "twin": (e_f["mc"] - e_f["value"]) - (e_r["mc"] - e_r["value"]) if name == "mse" else None,
