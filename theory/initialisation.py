@@ -1,8 +1,9 @@
-r"""The App. F initialisation rules of the factor posterior (claims F1, F2).
+r"""The App. F initialisation rules of the factor posterior (claims F1, F2, F3u).
 
-Variance matching to a dense Glorot or He target, the SVD warm start and balanced factors.
+Variance matching to a dense Glorot or He target (Gaussian or uniform factor means), the SVD
+warm start and balanced factors.
 
-References: ``CLAIMS.md`` section 0 (initialisation) and section 3 (F1, F2).
+References: ``CLAIMS.md`` section 0 (initialisation), section 3 (F1, F2) and section 8 (F3u).
 """
 
 from __future__ import annotations
@@ -12,7 +13,16 @@ from typing import Any
 
 import numpy as np
 
-from theory._validation import FloatArray, check_int, check_matrix, check_open_unit, check_rng
+from theory._validation import (
+    FloatArray,
+    check_int,
+    check_int_array,
+    check_matrix,
+    check_open_unit,
+    check_positive,
+    check_rng,
+    scalar_or_array,
+)
 from theory.geometry import FactorPosterior, _check_rank
 
 __all__ = [
@@ -20,6 +30,8 @@ __all__ = [
     "balanced_factors",
     "svd_warm_start",
     "target_variance",
+    "uniform_init_bound",
+    "uniform_variance_matching_init",
     "variance_matching_init",
 ]
 
@@ -80,6 +92,84 @@ def variance_matching_init(
         mu_a=std * g.standard_normal((mm, rr)),
         sigma_a=np.full((mm, rr), e * std),
         mu_b=std * g.standard_normal((nn, rr)),
+        sigma_b=np.full((nn, rr), e * std),
+    )
+
+
+def uniform_init_bound(sigma_w2: Any, r: Any) -> Any:
+    r"""Half-width :math:`a` of the App. F uniform initialisation :math:`U(-a, a)` of the factor
+    means, so that :math:`\mathrm{Var}\big(\sum_{k=1}^r \mu^A_{ik} \mu^B_{jk}\big) = s_W^2`.
+
+    .. math:: a = \sqrt 3\, (s_W^2 / r)^{1/4}, \qquad
+        \mathrm{Var}\Big(\sum_k \mu^A_{ik} \mu^B_{jk}\Big) = r \Big(\frac{a^2}{3}\Big)^2
+        = s_W^2
+
+    (a :math:`U(-a, a)` entry has variance :math:`a^2/3`; the r products are independent with
+    mean 0). With Glorot, :math:`s_W^2 = 2/(m + n)`: :math:`a = \sqrt 3\,(2 / (r(n + m)))^{1/4}`.
+
+    Parameters
+    ----------
+    sigma_w2 : float or array_like
+        The dense target variance :math:`s_W^2 > 0` (:func:`target_variance`).
+    r : int or array_like of int
+        The rank, :math:`r \ge 1`; broadcasts with ``sigma_w2``.
+
+    Returns
+    -------
+    float or ndarray
+        A float for scalar inputs, else an array of the broadcast shape.
+
+    References
+    ----------
+    Claim F3u (paper App. F).
+
+    Examples
+    --------
+    >>> round(uniform_init_bound(0.02, 2), 12)  # He, n = 100: sqrt(3) * 0.01 ** 0.25
+    0.547722557505
+    """
+    s2 = check_positive(sigma_w2, "sigma_w2")
+    rr = check_int_array(r, "r", low=1)
+    out = np.sqrt(3.0) * (s2 / rr) ** 0.25
+    return scalar_or_array(out, sigma_w2, r)
+
+
+def uniform_variance_matching_init(
+    m: int, n: int, r: int, *, target: InitTarget | str, eta: float, rng: np.random.Generator
+) -> FactorPosterior:
+    r"""App. F uniform initialisation: factor means i.i.d. :math:`U(-a, a)`,
+    :math:`a` = :func:`uniform_init_bound` :math:`(s_W^2, r)`, posterior scales
+    :math:`\eta (s_W^2 / r)^{1/4}`.
+
+    .. math:: \mu^A_{ik}, \mu^B_{jk} \sim U(-a, a), \quad a = \sqrt 3\, (s_W^2/r)^{1/4},
+        \qquad \mathrm{Var}\big((\mu^A \mu^{B\top})_{ij}\big) = s_W^2
+
+    The Gaussian rule is :func:`variance_matching_init`; both give factor means of variance
+    :math:`\sqrt{s_W^2 / r}`.
+
+    References
+    ----------
+    Claim F3u (and F1 for the Gaussian rule).
+
+    Examples
+    --------
+    >>> post = uniform_variance_matching_init(8, 6, 2, target="glorot", eta=0.1,
+    ...                                       rng=np.random.default_rng(0))
+    >>> a = uniform_init_bound(target_variance(8, 6, "glorot"), 2)
+    >>> post.mu_a.shape, bool(np.abs(post.mu_a).max() <= a and np.abs(post.mu_b).max() <= a)
+    ((8, 2), True)
+    """
+    mm, nn = check_int(m, "m"), check_int(n, "n")
+    rr = _check_rank(r, mm, nn)
+    e = float(check_open_unit(eta, "eta"))
+    s2 = target_variance(mm, nn, target)
+    g = check_rng(rng)
+    a = uniform_init_bound(s2, rr)
+    std = (s2 / rr) ** 0.25
+    return FactorPosterior(
+        mu_a=g.uniform(-a, a, (mm, rr)),
+        sigma_a=np.full((mm, rr), e * std),
+        mu_b=g.uniform(-a, a, (nn, rr)),
         sigma_b=np.full((nn, rr), e * std),
     )
 

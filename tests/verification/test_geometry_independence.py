@@ -104,9 +104,11 @@ def test_check_l35b_is_untestable_without_power(monkeypatch: pytest.MonkeyPatch)
 
 
 @pytest.mark.claim("L3.5b")
-def test_check_l35b_stops_when_weight_moments_disagrees(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A wrong weight_moments (no cross covariances) is a bug of the toolkit, not a verdict on
-    L3.5b: the check raises."""
+def test_check_l35b_refutes_the_toolkit_when_weight_moments_disagrees(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """L3.5b: a wrong weight_moments (no cross covariances) refutes the toolkit's account of
+    the correlations; the evidence says it is the toolkit's fault, not the paper's."""
     real = geometry.weight_moments
 
     def diagonal(*args: Any) -> Any:
@@ -114,8 +116,10 @@ def test_check_l35b_stops_when_weight_moments_disagrees(monkeypatch: pytest.Monk
         return mean, np.diag(np.diag(cov))
 
     monkeypatch.setattr(geometry, "weight_moments", diagonal)
-    with pytest.raises(RuntimeError, match="inconsistent with weight_moments"):
-        check_l35b({"n_samples": 5000}, np.random.default_rng(0))
+    outcome = check_l35b({"n_samples": 5000}, np.random.default_rng(0))
+    assert outcome.verdict is Verdict.REFUTED
+    assert outcome.evidence.startswith("The toolkit's samples of W are inconsistent")
+    assert outcome.data["toolkit_error"] == ["moments"]
 
 
 def test_check_l35b_is_deterministic_and_checks_its_budget() -> None:

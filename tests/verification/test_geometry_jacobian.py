@@ -148,6 +148,8 @@ def test_check_g1_refutes_at_non_generic_points(monkeypatch: pytest.MonkeyPatch)
 
 
 @pytest.mark.claim("G1")
+@pytest.mark.claim("G2")
+@pytest.mark.parametrize("check", [check_g1, check_g2])
 @pytest.mark.parametrize(
     ("name", "wrong", "match"),
     [
@@ -156,13 +158,17 @@ def test_check_g1_refutes_at_non_generic_points(monkeypatch: pytest.MonkeyPatch)
         ("factor_jacobian", lambda a, b: 2.0 * factor_jacobian(a, b), "differs from its"),
     ],
 )
-def test_check_g1_stops_when_the_toolkit_disagrees_with_its_twins(
-    monkeypatch: pytest.MonkeyPatch, name: str, wrong: Any, match: str
+def test_check_g1_g2_refute_the_toolkit_when_it_disagrees_with_its_twins(
+    monkeypatch: pytest.MonkeyPatch, check: Any, name: str, wrong: Any, match: str
 ) -> None:
-    """A toolkit function that disagrees with its twin is a bug, not a verdict: it raises."""
+    """G1, G2: a toolkit function that disagrees with its twin makes the verdict refuted, and
+    the evidence blames the toolkit's code, not the paper."""
     monkeypatch.setattr(gj, name, wrong)
-    with pytest.raises(RuntimeError, match=match):
-        check_g1({"n_shapes": 3}, np.random.default_rng(0))
+    outcome = check({"n_shapes": 3}, np.random.default_rng(0))
+    assert outcome.verdict is Verdict.REFUTED
+    assert outcome.evidence.startswith("The toolkit's implementation of G")
+    assert match in outcome.data["toolkit_error"]
+    assert "not the paper's statement" in outcome.evidence
 
 
 @pytest.mark.claim("G2")

@@ -134,4 +134,25 @@ CLAIMS: tuple[Claim, ...] = (
 )
 
 #: This area's claims of section 8 of ``CLAIMS.md`` (the registry puts them in the spec's order).
-SECOND_PASS: tuple[Claim, ...] = ()
+SECOND_PASS: tuple[Claim, ...] = (
+    _c(
+        "B1",
+        "Thm B.1: rank(W) <= r implies W = A B^T with A (m x r), B (n x r), zero-padded when "
+        "rank < r.",
+        _N,
+        f"{_CHK}.geometry_factorisation:check_b1",
+        {"n_shapes": 30, "max_dim": 6, "n_float_shapes": 40, "max_float_dim": 12},
+        {"n_shapes": 200, "max_dim": 7, "n_float_shapes": 400, "max_float_dim": 24},
+        "tests/verification/test_geometry_factorisation.py",
+    ),
+    _c(
+        "F3u",
+        "App. F uniform initialisation: factor means U(-a, a), a = sqrt(3) (s_W^2/r)^(1/4), give "
+        "Var(mean W_ij) = s_W^2 (Glorot: a = sqrt(3) (2/(r(n+m)))^(1/4)).",
+        _ST,
+        f"{_CHK}.geometry_init_uniform:check_f3u",
+        {"max_rank": 8, "n_formula": 200, "n_samples": 20000},
+        {"max_rank": 12, "n_formula": 5000, "n_samples": 400000},
+        "tests/verification/test_geometry_init_uniform.py",
+    ),
+)
