@@ -14,6 +14,7 @@ from verification.checks.counts import (
     check_p1,
     check_p2,
     check_p3,
+    claimed_reduces,
     layer_module,
     mlp_counts,
     sst2_consistency,
@@ -82,6 +83,28 @@ def test_p2_square_layer_reduces_iff_rank_below_half(n: int) -> None:
     for r in range(1, n + 1):
         pc = param_counts(n, n, r)
         assert (pc["d_full"] / pc["d_low_rank"] > 1) == (2 * r < n)
+
+
+@pytest.mark.claim("P2")
+def test_claimed_reduces_against_integer_comparison() -> None:
+    """P2: the statement's r < mn/(m+n), in Fractions, equals the integer test r(m+n) < mn,
+    ties included (m = n = 2r gives equality and no reduction)."""
+    m, n, r = _grid(12)
+    for a, b, c in zip(m.tolist(), n.tolist(), r.tolist(), strict=True):
+        assert claimed_reduces(a, b, c) == (c * (a + b) < a * b)
+    assert not claimed_reduces(4, 4, 2)
+
+
+@pytest.mark.claim("P2")
+def test_check_p2_refutes_a_non_strict_threshold(monkeypatch: pytest.MonkeyPatch) -> None:
+    """P2: stated with <=, the iff fails first at a tie (m = n = 2, r = 1)."""
+    import verification.checks.counts as counts
+
+    monkeypatch.setattr(counts, "claimed_reduces", lambda a, b, c: c * (a + b) <= a * b)
+    outcome = check_p2({"max_dim": 4}, claim_rng("P2"))
+    assert outcome.verdict is Verdict.REFUTED
+    bad = outcome.data["counterexample"]
+    assert (bad["m"], bad["n"], bad["r"]) == (2, 2, 1)
 
 
 @pytest.mark.claim("P3")

@@ -29,6 +29,7 @@ __all__ = [
     "check_p1",
     "check_p2",
     "check_p3",
+    "claimed_reduces",
     "layer_module",
     "mlp_counts",
     "sst2_consistency",
@@ -153,6 +154,19 @@ def check_p1(budget: Budget, rng: np.random.Generator) -> Outcome:
     )
 
 
+def claimed_reduces(m: int, n: int, r: int) -> bool:
+    r"""The right-hand side of claim P2's iff, as stated: :math:`r < mn/(m+n)` (exactly).
+
+    Kept apart from the check so that a mutant can state it wrongly.
+
+    Examples
+    --------
+    >>> claimed_reduces(4, 4, 1), claimed_reduces(4, 4, 2)
+    (True, False)
+    """
+    return r < Fraction(m * n, m + n)
+
+
 def check_p2(budget: Budget, rng: np.random.Generator) -> Outcome:
     """Claim P2: ``mn / (r(m+n)) > 1`` iff ``r < mn/(m+n)``, exhaustively, in exact arithmetic.
 
@@ -166,8 +180,7 @@ def check_p2(budget: Budget, rng: np.random.Generator) -> Outcome:
     for m, n, r in _triples(max_dim):
         tried += 1
         exact = Fraction(m * n, r * (m + n))
-        threshold = Fraction(m * n, m + n)
-        claim_holds = (exact > 1) == (r < threshold)
+        claim_holds = (exact > 1) == claimed_reduces(m, n, r)
         pc = param_counts(m, n, r)
         float_d = pc["d_full"] / pc["d_low_rank"]
         float_p = pc["mean_field"] / pc["low_rank"]
