@@ -34,7 +34,7 @@ from verification.checks.gc_generalisation import T39_FACTOR_A, T39_RADIUS
 from verification.checks.gc_onehot import Cells, interpolant_empirical_risk
 from verification.registry import Outcome, Verdict
 
-__all__ = ["E21_GRID", "check_e21", "gap_table", "printed_gc_counterexample"]
+__all__ = ["E21_GRID", "check_e21", "gap_table", "printed_gc_counterexample", "r_scaling"]
 
 _EPS = float(np.finfo(np.float64).eps)
 #: The r-scaling identities hold to a few roundings of a square root, a product and a sum.
@@ -89,8 +89,16 @@ def gap_table(grid: Mapping[str, Any]) -> dict[str, Any]:
     return {"pac": pac, "gc": gc, "gc_ours": ours, "c_max": c_max, "ranks": ranks}
 
 
-def _scaling(table: dict[str, Any], grid: Mapping[str, Any]) -> dict[str, float]:
-    """Worst relative departures from the exact r-laws, and the PAC gap's local slopes."""
+def r_scaling(table: dict[str, Any], grid: Mapping[str, Any]) -> dict[str, float]:
+    """Worst relative departures from the exact r-laws, and the PAC gap's local slopes.
+
+    The GC gap minus its confidence term over sqrt(r), and the PAC gap squared minus its affine
+    law alpha r + beta, on the table of :func:`gap_table`.
+
+    References
+    ----------
+    Claims E21 and E22.
+    """
     ranks = table["ranks"].astype(float)
     sizes = np.asarray(grid["sample_sizes"], dtype=float)[None, :, None, None]
     conf = gc_confidence_term(sizes.astype(np.int64), E21_DELTA)
@@ -156,7 +164,7 @@ def check_e21(budget: Mapping[str, Any], rng: np.random.Generator) -> Outcome:
     """
     grid = {**E21_GRID, **budget}
     table = gap_table(grid)
-    scal = _scaling(table, grid)
+    scal = r_scaling(table, grid)
     wins: dict[str, Any] = {}
     for name in ("gc", "gc_ours"):
         pac_wins = table["pac"] < table[name]

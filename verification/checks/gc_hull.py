@@ -46,6 +46,7 @@ __all__ = [
     "check_e10",
     "convex_combinations",
     "limit_sequence",
+    "nested_classes",
     "simplex_lp_max",
 ]
 
@@ -70,6 +71,22 @@ def convex_combinations(outputs: FloatArray, n_new: int, rng: np.random.Generato
             weights[i] = rng.dirichlet(np.full(n_f, 10.0 ** rng.uniform(-2.0, 1.0)))
     out: FloatArray = np.einsum("nf,fmk->nmk", weights, outputs)
     return out
+
+
+def nested_classes(outputs: FloatArray, rng: np.random.Generator) -> tuple[FloatArray, FloatArray]:
+    r"""``(F, F')`` with :math:`F \subsetneq F'`: a random non-empty proper subset of the class
+    ``outputs`` (n_f >= 2) in its original order, and the class itself.
+
+    Examples
+    --------
+    >>> f = np.arange(3.0).reshape(3, 1, 1)
+    >>> small, big = nested_classes(f, np.random.default_rng(0))
+    >>> 1 <= small.shape[0] < big.shape[0] == 3
+    True
+    """
+    n_f = outputs.shape[0]
+    subset = rng.choice(n_f, size=int(rng.integers(1, n_f)), replace=False)
+    return outputs[np.sort(subset)], outputs
 
 
 def simplex_lp_max(outputs: FloatArray, gamma_one: FloatArray) -> tuple[float, float]:
@@ -126,9 +143,7 @@ def check_e8(budget: Mapping[str, Any], rng: np.random.Generator) -> Outcome:
     worst, strict, draw_checks, linear_pairs = np.inf, 0, 0, 0
     for case in range(n_cases):
         n_f, m, k = _shape(rng)
-        big = random_class(n_f, m, k, rng)
-        subset = rng.choice(n_f, size=int(rng.integers(1, n_f)), replace=False)
-        small = big[np.sort(subset)]
+        small, big = nested_classes(random_class(n_f, m, k, rng), rng)
         seed = int(rng.integers(2**63))
         est_small, _ = common_estimate(small, n_draws, seed)
         est_big, _ = common_estimate(big, n_draws, seed)
@@ -146,7 +161,7 @@ def check_e8(budget: Mapping[str, Any], rng: np.random.Generator) -> Outcome:
                 {
                     "case": case,
                     "shape": (n_f, m, k),
-                    "subset": int(subset.size),
+                    "subset": int(small.shape[0]),
                     "est_subset": est_small,
                     "est_class": est_big,
                     "slack": slack,

@@ -24,7 +24,7 @@ References: claims E29 and E35 of ``CLAIMS.md``.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -39,6 +39,7 @@ from verification.registry import Outcome, Verdict
 __all__ = [
     "E29_NETWORK",
     "check_e29",
+    "delta_total",
     "folded_normal_level",
     "jensen_step",
     "truncated_mean",
@@ -50,6 +51,21 @@ E29_STD, E29_DELTA_EACH = 0.2, 0.02
 #: Scalar factors (mean, std) for the exact calibration and the convexity example.
 E29_SCALARS = ((1.0, 0.5), (0.8, 0.3), (-0.5, 0.4), (1.2, 0.6))
 E29_ALPHA = 1e-3
+
+
+def delta_total(deltas: Sequence[float]) -> float:
+    r"""The paper's :math:`\delta_{total} = \sum_i (\delta_i^A + \delta_i^B)`: the union bound
+    over the factors' norm events (E29).
+
+    .. math:: P(E^c) \le \sum_i P(\|A_i\|_2 > C_i^A) + P(\|B_i\|_2 > C_i^B)
+        \le \delta_{total}
+
+    Examples
+    --------
+    >>> delta_total([0.02, 0.02, 0.01])
+    0.05
+    """
+    return float(math.fsum(deltas))
 
 
 def folded_normal_level(mean: float, std: float, delta: float) -> float:
@@ -129,7 +145,7 @@ def jensen_step(
 
     return {
         "p": p,
-        "delta_total": float(sum(deltas)),
+        "delta_total": delta_total(deltas),
         "f_bnn": f_bnn,
         "f_e": f_e,
         "f_ec": f_ec,
@@ -184,7 +200,7 @@ def check_e29(budget: Mapping[str, Any], rng: np.random.Generator) -> Outcome:
         for mu, (h, r) in zip(means, shapes, strict=True)
     ]
     v_e35, rates_e35 = _union_failures(means, E29_STD, e35_levels, n_samples, rng)
-    total = float(sum(deltas))
+    total = delta_total(deltas)
     p_e35 = binomial_p_value(v_e35, n_samples, min(total, 1.0))
     # Sharp case: scalar factors at their exact (1 - delta) levels.
     sc_means = [np.full((1, 1), mu) for mu, _ in E29_SCALARS]
@@ -193,7 +209,7 @@ def check_e29(budget: Mapping[str, Any], rng: np.random.Generator) -> Outcome:
     for (mu, s), d, mean in zip(E29_SCALARS, sc_deltas, sc_means, strict=True):
         fails |= spectral_norms(mean, s, n_samples, rng) > folded_normal_level(mu, s, d)
     v_exact = int(fails.sum())
-    sc_total = float(sum(sc_deltas))
+    sc_total = delta_total(sc_deltas)
     exact_fail = 1.0 - float(np.prod([1.0 - d for d in sc_deltas]))
     p_exact = binomial_p_value(v_exact, n_samples, sc_total)
     p_wrong = binomial_p_value(v_exact, n_samples, max(sc_deltas))

@@ -181,4 +181,31 @@ CLAIMS: tuple[Claim, ...] = (
 )
 
 #: This area's claims of section 8 of ``CLAIMS.md`` (the registry puts them in the spec's order).
-SECOND_PASS: tuple[Claim, ...] = ()
+SECOND_PASS: tuple[Claim, ...] = (
+    _c(
+        "E36",
+        "Remark E.36: C_i^A = O(sigma_i sqrt(h_i + r_i)), so C_i = O(sigma_i^2 (h_i + r_i)) "
+        "when the means are ignored; the constant hidden in O(.) on Gaussian factors.",
+        _ST,
+        f"{_CHK}.gc_e36:check_e36",
+        {"n_samples": 400},
+        {"n_samples": 4000, "sizes": (1, 2, 4, 8, 16, 32, 64, 128)},
+        "tests/verification/test_gc_e36.py",
+    ),
+    _c(
+        "E22",
+        "Remarks E.22-E.26: neither gap dominates; PAC-Bayes is structurally favourable when "
+        "C_max (d_in + d_out) <~ pi L C_0^2 C_1^4 R^2 d_out; both gaps scale like sqrt(r).",
+        _N,
+        f"{_CHK}.gc_crossover:check_e22",
+        {},
+        {
+            "shapes": ((64, 16), (16, 64), (784, 10), (1200, 1200), (256, 4096)),
+            "ranks": (1, 2, 4, 10, 16, 64),
+            "sample_sizes": (100, 1000, 10_000, 100_000, 1_000_000),
+            "c1s": (0.1, 0.25, 0.5, 1.0, 2.0, 4.0),
+            "radii": (0.5, 1.0, 4.0, 16.0),
+        },
+        "tests/verification/test_gc_crossover.py",
+    ),
+)
