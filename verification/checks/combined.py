@@ -4,7 +4,7 @@ premise measured on trained models), joined into one row.
 The verdict is the more severe of the two (a refutation by either twin wins), and the evidence
 keeps both parts, labelled. Budgets are nested: ``{"symbolic": {...}, "monte_carlo": {...}}``.
 
-References: claims L3.5a, F1, T3.8c and D2 of ``CLAIMS.md``.
+References: claims L3.5a, F1 and D2 of ``CLAIMS.md``.
 """
 
 from __future__ import annotations
@@ -20,12 +20,10 @@ from verification.checks.geometry_init import check_f1_monte_carlo
 from verification.checks.geometry_statistical import check_l35a_monte_carlo
 from verification.checks.geometry_symbolic import check_l35a as check_l35a_symbolic
 from verification.checks.geometry_symbolic_moments import check_f1 as check_f1_symbolic
-from verification.checks.pac_bayes_symbolic import check_t38c as check_t38c_formula
 from verification.checks.trained_coverage import check_d2_trained
-from verification.checks.trained_kl import check_t38c_trained
 from verification.registry import CheckFn, Outcome, Verdict
 
-__all__ = ["check_d2", "check_f1", "check_l35a", "check_t38c", "combine"]
+__all__ = ["check_d2", "check_f1", "check_l35a", "combine"]
 
 #: From most to least severe; a joined verdict is the first one either part has.
 _SEVERITY = (
@@ -67,17 +65,6 @@ def check_f1(budget: Mapping[str, Any], rng: np.random.Generator) -> Outcome:
     """F1: sympy derivation of Var(mean W_ij) = r vA vB (with its z-tests) and the Monte Carlo
     test of ``variance_matching_init`` for the Glorot and He targets."""
     return _twins(check_f1_symbolic, check_f1_monte_carlo, budget, rng)
-
-
-def check_t38c(budget: Mapping[str, Any], rng: np.random.Generator) -> Outcome:
-    """T3.8c: the iff condition (sympy and exact arithmetic) and its premise, comparable
-    per-coordinate KLs, measured on trained posteriors."""
-    return combine(
-        {
-            "Condition": check_t38c_formula(budget.get("formula", {}), rng),
-            "Trained posteriors": check_t38c_trained(budget.get("trained", {}), rng),
-        }
-    )
 
 
 def check_d2(budget: Mapping[str, Any], rng: np.random.Generator) -> Outcome:
