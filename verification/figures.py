@@ -69,7 +69,8 @@ class FigureSpec:
 
     #: Draws the figure to the given path and returns that path.
     draw: Callable[[Path], Path]
-    #: Every seed given to ``numpy.random.default_rng`` while drawing; empty: no random numbers.
+    #: Every seed given to ``numpy.random.default_rng`` while drawing (a ``SeedSequence`` by its
+    #: entropy); empty: no random numbers.
     seeds: tuple[int, ...]
     #: One line: what the figure shows.
     summary: str
@@ -84,6 +85,18 @@ def _f4(path: Path) -> Path:
     from verification.checks.lstm_f4 import plot_f4
 
     return plot_f4(path)
+
+
+def _t38p_premise(path: Path) -> Path:
+    from verification.checks.trained_premise import plot_t38p
+
+    return plot_t38p(path)
+
+
+def _f4g(path: Path) -> Path:
+    from verification.checks.lstm_gc import plot_f4g
+
+    return plot_f4g(path)
 
 
 def _l35b_correlation(path: Path) -> Path:
@@ -122,6 +135,12 @@ def _e21_gap_comparison(path: Path) -> Path:
     return plot_e21(path)
 
 
+def _e22_crossover(path: Path) -> Path:
+    from verification.checks.gc_figures import plot_e22
+
+    return plot_e22(path)
+
+
 def _d2_kl_inverse_vs_pinsker(path: Path) -> Path:
     from verification.checks.pinsker_figures import plot_d2
 
@@ -154,10 +173,22 @@ FIGURES: dict[str, FigureSpec] = {
         (),
         "PAC-Bayes gap vs Gaussian-complexity gap against the rank, three sample sizes",
     ),
+    "E22_crossover.png": FigureSpec(
+        _e22_crossover,
+        (),
+        "exact crossover of the printed one-layer gaps vs the remark's condition, against C_1 "
+        "and K d_out r",
+    ),
     "F4_pac_bayes_lstm.png": FigureSpec(
         _f4,
         (),
         "the paper's Fig. 4 (two-layer LSTM McAllester bound vs rank) rebuilt from T3.8",
+    ),
+    "F4g_gc_lstm.png": FigureSpec(
+        _f4g,
+        (),
+        "Fig. 4 GC panel rebuilt: restated Pinto bound vs rank (LSTM as a chain of its 4 gate "
+        "matrices), fitted C_0 C and C_0 = 1, with the paper's 45.56 / 28.88 / 18.97 marked",
     ),
     "L3.5b_weight_correlation.png": FigureSpec(
         _l35b_correlation,
@@ -168,6 +199,13 @@ FIGURES: dict[str, FigureSpec] = {
         _t34_singular_values,
         (2026, 2027),
         "singular-value spectra of low-rank and mean-field draws; the law of sigma_(r+1)",
+    ),
+    "T3.8p_premise_ratios.png": FigureSpec(
+        _t38p_premise,
+        (0, 900450186894289455, 3969543146641149120),
+        "per-layer C_LR/C_full (max, mean) of trained digits MLPs by prior and rank, with the "
+        "rule's band [1/2, 2]",
+        ("torch", "scikit-learn"),
     ),
     "T3.6_tail_energy.png": FigureSpec(
         _t36_tail_energy,

@@ -76,7 +76,10 @@ def drawn(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
                 caller = Path(sys._getframe(1).f_code.co_filename).resolve()
                 ours = caller.is_relative_to(_REPO) and caller.relative_to(_REPO).parts[0] in _OURS
                 if ours and not isinstance(seed, np.random.Generator):
-                    _calls.append(seed)
+                    # A SeedSequence (spawned streams) is recorded by its entropy.
+                    _calls.append(
+                        seed.entropy if isinstance(seed, np.random.SeedSequence) else seed
+                    )
                 return real(seed)
 
             mp.setattr(np.random, "default_rng", recording)
@@ -179,6 +182,7 @@ def test_sidecars_record_command_seeds_commit_and_versions(drawn: dict[str, Any]
             "pillow": metadata.version("pillow"),
             "python": sys.version.split()[0],
             "scipy": scipy.__version__,
+            **{pkg: metadata.version(pkg) for pkg in spec.extra_packages},
         }
 
 

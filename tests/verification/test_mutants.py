@@ -75,7 +75,7 @@ def test_runner_computes_a_missing_baseline() -> None:
 
 
 def test_patch_targets_are_validated() -> None:
-    with pytest.raises(ValueError, match="`target` must look like 'package.module:name'"):
+    with pytest.raises(ValueError, match=r"`target` must look like .package\.module:name."):
         replace("verification.checks.counts", 1)
     bad = Mutant("P3", "bad", Aim.TARGET, "x", (replace("verification.checks.counts:nope", 1),))
     with pytest.raises(AttributeError, match="does not exist"):
@@ -93,3 +93,26 @@ def test_clear_caches_empties_module_level_caches() -> None:
     cached[0].cache_clear()
     clear_caches()
     assert all(v.cache_info().currsize == 0 for v in cached)
+
+
+def test_modules_first_imported_under_a_mutant_are_forgotten() -> None:
+    """A module imported while a mutant is applied would keep the mutated names it imported;
+    the mutant forgets it on exit, so the next import sees the originals."""
+    import sys
+
+    import theory.pac_bayes
+
+    name = "verification.checks.coverage_worst_case"
+    sys.modules.pop(name, None)
+    original = theory.pac_bayes.log_term
+    mutant = Mutant(
+        "D2", "probe", Aim.STATEMENT, "x", (wrap("theory.pac_bayes:log_term", lambda f: abs),)
+    )
+    with mutant.applied():
+        import verification.checks.coverage_worst_case as mod
+
+        assert mod.log_term is abs
+    assert name not in sys.modules
+    import verification.checks.coverage_worst_case as fresh
+
+    assert fresh.log_term is original

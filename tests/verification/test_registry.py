@@ -33,7 +33,7 @@ EXPECTED = {
     "T3.8": Verdict.VERIFIED,
     "T3.8c": Verdict.VERIFIED,
     "KLF": Verdict.VERIFIED,
-    "F4": Verdict.REPRODUCED,
+    "F4": Verdict.NOT_REPRODUCED,
     "D3.1": Verdict.VERIFIED,
     "L3.2": Verdict.VERIFIED,
     "T3.4": Verdict.VERIFIED,
@@ -69,6 +69,15 @@ EXPECTED = {
     "E10": Verdict.VERIFIED,
     "E11": Verdict.VERIFIED,
     "E13": Verdict.VERIFIED,
+    # Section 8 (second pass)
+    "T3.8p": Verdict.REFUTED,
+    "P4": Verdict.REPRODUCED,
+    "P5": Verdict.NOT_REPRODUCED,
+    "B1": Verdict.VERIFIED,
+    "E36": Verdict.REFUTED_AS_STATED,
+    "E22": Verdict.VERIFIED,
+    "F3u": Verdict.VERIFIED,
+    "F4g": Verdict.NOT_REPRODUCED,
 }
 
 IMPLEMENTED = [c for c in CLAIMS if c.check is not None]

@@ -17,6 +17,7 @@ References: section "A verdict must follow from what its check measured" of ``CL
 from __future__ import annotations
 
 import importlib
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -25,6 +26,9 @@ from typing import Any
 from unittest import mock
 
 __all__ = ["Aim", "Mutant", "Patch", "replace", "wrap"]
+
+#: The toolkit's packages: modules first imported under a mutant are forgotten afterwards.
+_OURS = ("theory", "lrbnn_core", "verification")
 
 
 class Aim(str, Enum):
@@ -105,10 +109,22 @@ class Mutant:
 
     @contextmanager
     def applied(self) -> Iterator[None]:
-        """Apply every patch; restore every original on exit, whatever happens inside."""
-        with ExitStack() as stack:
-            for patch in self.patches:
-                owner, name = patch._owner_and_name()
-                new = patch.make(getattr(owner, name))
-                stack.enter_context(mock.patch.object(owner, name, new))
-            yield
+        """Apply every patch; restore every original on exit, whatever happens inside.
+
+        Every target is resolved (its module imported) before any is patched, and modules of the
+        toolkit imported for the first time while the mutant is applied are forgotten on exit:
+        a ``from x import f`` executed under the mutant would otherwise keep the mutated ``f``
+        after the originals are back.
+        """
+        owners = [(patch, *patch._owner_and_name()) for patch in self.patches]
+        before = set(sys.modules)
+        try:
+            with ExitStack() as stack:
+                for patch, owner, name in owners:
+                    new = patch.make(getattr(owner, name))
+                    stack.enter_context(mock.patch.object(owner, name, new))
+                yield
+        finally:
+            for module in set(sys.modules) - before:
+                if module.split(".", 1)[0] in _OURS:
+                    del sys.modules[module]

@@ -8,11 +8,13 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
+from theory.symbolic.symbols import C_LR, C_full, d_in, d_out, r
 from verification.mutation.core import Aim, Mutant, replace, wrap
 
 __all__ = ["MUTANTS"]
 
 _COV = "verification.checks.coverage"
+_GC4 = "verification.checks.lstm_gc"
 
 
 def _shrunk_width(factor: float) -> Callable[[Any], Any]:
@@ -47,8 +49,6 @@ def _minor_with_too_many_columns(_original: Any) -> Any:
 
 
 def _typo_ratio(_original: Any) -> Any:
-    from theory.symbolic.symbols import d_in, d_out, r
-
     return lambda: sp.sqrt(r / d_in + 1 / d_out)
 
 
@@ -84,6 +84,32 @@ MUTANTS: tuple[Mutant, ...] = (
         "the printed ratio read as sqrt(r/d_in + 1/d_out) instead of sqrt(r (1/d_in + 1/d_out)): "
         "the sympy derivation from the two bounds must not simplify to it",
         (wrap("theory.symbolic.rank_bounds:complexity_ratio_target", _typo_ratio),),
+    ),
+    Mutant(
+        "T3.8c",
+        "count_d_in_d_out_over_2",
+        Aim.STATEMENT,
+        "the low-rank count r (d_in + d_out) replaced by r d_in d_out / 2 in the condition: the "
+        "sympy identity (B_full - B_LR)(sqrt a + sqrt b) = margin / 2N must fail",
+        (
+            wrap(
+                "theory.symbolic.rank_bounds:t38c_condition_expr",
+                lambda f: lambda: C_full * d_in * d_out - C_LR * r * d_in * d_out / 2,
+            ),
+        ),
+    ),
+    Mutant(
+        "T3.8c",
+        "manifold_dimension_count",
+        Aim.STATEMENT,
+        "r (d_in + d_out) replaced by r (d_in + d_out - r), the dimension of the rank-r "
+        "manifold: the margin moves by only C_LR r^2, and the identity must fail",
+        (
+            wrap(
+                "theory.symbolic.rank_bounds:t38c_condition_expr",
+                lambda f: lambda: C_full * d_in * d_out - C_LR * r * (d_in + d_out - r),
+            ),
+        ),
     ),
     Mutant(
         "KLF",
@@ -123,5 +149,44 @@ MUTANTS: tuple[Mutant, ...] = (
         "the stated ranks read as (14, 24), where the fitted curve gives 1.309: the check must "
         "use the ranks it is given",
         (replace("verification.checks.lstm_f4:F4_STATED_RANKS", (14, 24)),),
+    ),
+    Mutant(
+        "T3.8p",
+        "paper_prior_only",
+        Aim.STATEMENT,
+        "the premise claimed under the paper's own prior only (0.5 N(0, 1) + 0.5 N(0, s2^2), "
+        "both readings of e^-6), where it holds at the quick budget: the Gaussian and "
+        "data-dependent settings that refute it are dropped, so the verdict must become verified",
+        (
+            wrap(
+                "verification.checks.trained_kl:prior_settings",
+                lambda f: lambda budget: tuple(s for s in f(budget) if s.family == "mixture"),
+            ),
+        ),
+    ),
+    Mutant(
+        "T3.8p",
+        "band_x100",
+        Aim.STATEMENT,
+        "'comparable' read as within a factor 100 instead of 2 (the largest measured ratio at "
+        "the quick budget is 91): every setting then passes and the verdict must become verified",
+        (replace("verification.checks.trained_premise:PREMISE_BAND", 100.0),),
+    ),
+    Mutant(
+        "F4g",
+        "plotted_target_minus_one_unit",
+        Aim.TARGET,
+        "the plotted 28.88 read as 28.87 (one unit of the last printed digit): the output-layer "
+        "reading at the named C_0 = sqrt(pi/2) gives 28.865, so the verdict must turn to "
+        "reproduced",
+        (wrap(f"{_GC4}:_PAPER_F4G", lambda d: {**d, "plotted": 28.87}),),
+    ),
+    Mutant(
+        "F4g",
+        "plotted_target_at_unit_c0",
+        Aim.TARGET,
+        "the plotted 28.88 read as 26.85, what C_0 = C_i = 1 gives under the gate-matrix chain: "
+        "the natural constant must then reproduce it",
+        (wrap(f"{_GC4}:_PAPER_F4G", lambda d: {**d, "plotted": 26.85}),),
     ),
 )

@@ -9,12 +9,10 @@ from dataclasses import dataclass
 
 from tqdm import tqdm
 
-from verification.mutation.core import Mutant
+from verification.mutation.core import _OURS, Mutant
 from verification.registry import Claim, Profile, Verdict, claim_by_id, claim_rng
 
 __all__ = ["MutantResult", "clear_caches", "render_mutants", "run_mutants"]
-
-_OURS = ("theory", "lrbnn_core", "verification")
 
 
 @dataclass(frozen=True)
