@@ -88,7 +88,7 @@ def test_check_t38c_quick_budget_verifies_and_points_to_the_trained_measurement(
     # Both outcomes occur, so agreement is not trivially "always tighter".
     assert 0 < data["margin_positive"] < 2000 - data["exact_ties"]
     assert "per-coordinate KLs" in outcome.evidence
-    assert "trained_kl" in outcome.evidence
+    assert "claim T3.8p" in outcome.evidence
     _assert_markdown_safe(outcome)
 
 

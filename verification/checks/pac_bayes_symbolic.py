@@ -345,7 +345,7 @@ def check_t38c(budget: Budget, rng: np.random.Generator) -> Outcome:
     }
     untested = (
         "The premise, comparable per-coordinate KLs (C_LR close to C_full), is measured on "
-        "trained posteriors in verification.checks.trained_kl."
+        "trained posteriors under claim T3.8p."
     )
     if counterexamples:
         data["counterexample"] = counterexamples[0]
