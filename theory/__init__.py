@@ -1,6 +1,17 @@
 """Every bound and identity of the paper, symbolically (sympy) and numerically (numpy/scipy/mpmath).
 
 This package is pure mathematics: it never imports torch.
+
+- :mod:`theory.pac_bayes`: PAC-Bayes bounds, the binary kl and its inverses, Gaussian and
+  factor-space KLs, parameter counts, union bounds;
+- :mod:`theory.geometry`: the induced posterior of ``W = A B^T`` (moments, dimension, sampling,
+  gauge), built on :mod:`theory.factor_posterior` (the factor posterior, the moments of W) and
+  :mod:`theory.initialisation` (the App. F rules);
+- :mod:`theory.eym`: Eckart-Young-Mirsky truncation and the rank bias bound;
+- :mod:`theory.losses`: the losses and their Lipschitz and smoothness constants;
+- :mod:`theory.gaussian_complexity`: Gaussian-complexity estimators and bounds;
+- :mod:`theory.singular_kl`, :mod:`theory.product_density`: why the KL is taken in factor space;
+- :mod:`theory.symbolic`: the sympy twins.
 """
 
 from theory.eym import (
@@ -11,12 +22,6 @@ from theory.eym import (
     singular_values,
     tail_energy,
     truncated_svd,
-)
-from theory.factor_kl import (
-    lowrank_factor_kl,
-    scale_mixture_kl_mc,
-    scale_mixture_kl_upper,
-    scale_mixture_logpdf,
 )
 from theory.geometry import (
     FactorPosterior,
@@ -38,6 +43,8 @@ from theory.geometry import (
 )
 from theory.losses import LOSS_NAMES, LOSSES, Loss, Reduction, make_loss
 from theory.pac_bayes import (
+    UnionBoundSplit,
+    best_over_grid,
     catoni_bound,
     complexity_ratio,
     critical_rank,
@@ -49,11 +56,15 @@ from theory.pac_bayes import (
     kl_inv_lower,
     kl_inv_upper,
     log_term,
+    lowrank_factor_kl,
     mcallester_bound,
     param_counts,
     sample_convergence_bound,
+    scale_mixture_kl_mc,
+    scale_mixture_kl_upper,
+    scale_mixture_logpdf,
+    union_bound_split,
 )
-from theory.union_bound import UnionBoundSplit, best_over_grid, union_bound_split
 
 __all__ = [
     "LOSSES",

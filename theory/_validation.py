@@ -30,6 +30,7 @@ __all__ = [
     "check_open_unit",
     "check_positive",
     "check_probability",
+    "check_rank",
     "check_rng",
     "scalar",
     "scalar_or_array",
@@ -114,6 +115,12 @@ def check_int(x: object, name: str, *, low: int = 1, high: int | None = None) ->
         upper = "inf" if high is None else str(high)
         raise ValueError(f"`{name}` must be an int in [{low}, {upper}]; got {value}")
     return value
+
+
+def check_rank(r: object, m: int, n: int, name: str = "r") -> int:
+    """Check that ``r`` is the rank of a factorisation of an m x n matrix: an int in
+    ``[1, min(m, n)]``."""
+    return check_int(r, name, low=1, high=min(m, n))
 
 
 def check_int_array(x: object, name: str, *, low: int = 1) -> NDArray[np.int64]:

@@ -20,10 +20,11 @@ from theory._validation import (
     check_matrix,
     check_open_unit,
     check_positive,
+    check_rank,
     check_rng,
     scalar_or_array,
 )
-from theory.geometry import FactorPosterior, _check_rank
+from theory.factor_posterior import FactorPosterior
 
 __all__ = [
     "InitTarget",
@@ -83,7 +84,7 @@ def variance_matching_init(
     ((8, 2), (6, 2), 0.063894)
     """
     mm, nn = check_int(m, "m"), check_int(n, "n")
-    rr = _check_rank(r, mm, nn)
+    rr = check_rank(r, mm, nn)
     e = float(check_open_unit(eta, "eta"))
     s2 = target_variance(mm, nn, target)
     g = check_rng(rng)
@@ -160,7 +161,7 @@ def uniform_variance_matching_init(
     ((8, 2), True)
     """
     mm, nn = check_int(m, "m"), check_int(n, "n")
-    rr = _check_rank(r, mm, nn)
+    rr = check_rank(r, mm, nn)
     e = float(check_open_unit(eta, "eta"))
     s2 = target_variance(mm, nn, target)
     g = check_rng(rng)
@@ -186,7 +187,7 @@ def balanced_factors(w: Any, r: int) -> tuple[FloatArray, FloatArray]:
     [[3.0, 0.0], [0.0, 0.0]]
     """
     wm = check_matrix(w, "w")
-    rr = _check_rank(r, *wm.shape)
+    rr = check_rank(r, *wm.shape)
     u, s, vt = np.linalg.svd(wm, full_matrices=False)
     root = np.sqrt(s[:rr])
     return u[:, :rr] * root, vt[:rr].T * root

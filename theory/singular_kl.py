@@ -36,7 +36,7 @@ from theory._validation import (
     check_probability,
     scalar_or_array,
 )
-from theory.kl_inverse import kl_bernoulli
+from theory.pac_bayes.kl_inverse import kl_bernoulli
 
 __all__ = [
     "clopper_pearson_lower",

@@ -20,7 +20,7 @@ from theory.eym import (
     tail_energy,
     truncated_svd,
 )
-from verification.strategies import matrices_with_spectrum, spectra
+from verification.testing.strategies import matrices_with_spectrum, spectra
 
 _EPS = float(np.finfo(np.float64).eps)
 #: Rounding slack, in units of eps (m + n) sigma_1: the computed SVD is the exact SVD of W + E

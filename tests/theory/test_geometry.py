@@ -27,7 +27,7 @@ from theory.geometry import (
     weight_moments,
     weight_variance,
 )
-from verification.strategies import layer_shapes
+from verification.testing.strategies import layer_shapes
 
 #: Two float64 evaluations of one finite sum in different orders: a few hundred ulps of the
 #: largest term at most.

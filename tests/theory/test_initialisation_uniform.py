@@ -17,7 +17,7 @@ from theory.initialisation import (
     uniform_variance_matching_init,
     variance_matching_init,
 )
-from verification.strategies import layer_shapes
+from verification.testing.strategies import layer_shapes
 
 _EPS = float(np.finfo(np.float64).eps)
 #: False-failure probability of each Monte Carlo assertion (Bonferroni inside the test).

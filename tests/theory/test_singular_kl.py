@@ -27,8 +27,8 @@ from theory.singular_kl import (
     smoothed_det_over_eps,
     smoothed_kl_lower_bound,
 )
-from verification import oracles
-from verification.strategies import product_factor_params
+from verification.testing import oracles
+from verification.testing.strategies import product_factor_params
 
 #: False-failure probability of each Monte Carlo assertion in this file.
 ALPHA = 1e-6
@@ -39,7 +39,7 @@ QUAD_RTOL = 1e-9
 FLOAT_RTOL = 1e-12
 #: Quadrature error estimates must be this small on the strategy's parameter range.
 QUAD_ERROR_MAX = 1e-4
-#: Rounding floor of the quadrature KL, as in verification.checks.klf.
+#: Rounding floor of the quadrature KL, as in verification.claims.pac_bayes.klf.
 DPI_ROUNDING = 1e-10
 
 

@@ -23,7 +23,7 @@ from theory._validation import (
     check_positive,
     check_rng,
 )
-from theory.gaussian_kl import gaussian_kl, gaussian_kl_elementwise
+from theory.pac_bayes.gaussian_kl import gaussian_kl, gaussian_kl_elementwise
 
 __all__ = [
     "gaussian_entropy",

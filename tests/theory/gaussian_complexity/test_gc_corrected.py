@@ -11,7 +11,7 @@ from theory.gaussian_complexity import (
     linear_class_complexity,
     pinto_bound_as_restated,
 )
-from theory.gc_corrected import (
+from theory.gaussian_complexity.corrected import (
     chi_mean,
     gc_generalisation_bound_corrected,
     one_layer_complexity_bound,

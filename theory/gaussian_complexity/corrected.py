@@ -4,9 +4,10 @@ The checks of E15, E17 and T3.9 find the printed forms false; these are the form
 
 One layer (D = 1). For :math:`F = \{x \mapsto Wx : W \in \mathbb R^{k \times d},
 \|W\|_2 \le C, \mathrm{rank}\,W \le r\}` the supremum is the Ky Fan r-norm (see
-:func:`theory.gaussian_complexity.linear_class_complexity`), and for a k x d matrix M of rank at
-most min(k, d), :math:`\sum_{i \le r} \sigma_i(M) \le \sqrt r \|M\|_F` (Cauchy-Schwarz); with
-Jensen, :math:`E\|\Gamma^\top X\|_F \le (E\|\Gamma^\top X\|_F^2)^{1/2} = \sqrt k \|X\|_F`, so
+:func:`theory.gaussian_complexity.estimators.linear_class_complexity`), and for a k x d matrix
+M of rank at most min(k, d), :math:`\sum_{i \le r} \sigma_i(M) \le \sqrt r \|M\|_F`
+(Cauchy-Schwarz); with Jensen, :math:`E\|\Gamma^\top X\|_F \le (E\|\Gamma^\top X\|_F^2)^{1/2}
+= \sqrt k \|X\|_F`, so
 
 .. math:: \hat G(F) \le \frac{C \sqrt{r k}\, \|X\|_F}{m}.
 
@@ -45,7 +46,7 @@ from theory._validation import (
     check_positive,
     check_probability,
 )
-from theory.gaussian_complexity import gc_confidence_term
+from theory.gaussian_complexity.bounds import gc_confidence_term
 
 __all__ = [
     "chi_mean",

@@ -13,8 +13,8 @@ theorem T3.6 uses (:math:`|l(Wx, y) - l(W_r x, y)| \le L \|(W - W_r) x\|_2`):
 All six losses are convex in :math:`z`, so :math:`\lambda_{max}` is the spectral norm of the
 Hessian and :math:`\beta` the Lipschitz constant of the gradient. A loss whose gradient jumps
 (MAE, hinge) has no finite :math:`\beta` (``inf``); its ``hessian`` is the a.e. Hessian (zero).
-The derivations are in :mod:`theory.loss_constants`, the numerical twin in
-:mod:`theory.loss_search`, the sympy twin in :mod:`theory.symbolic.losses`.
+The derivations are in :mod:`theory.losses.constants`, the numerical twin in
+:mod:`theory.losses.search`, the sympy twin in :mod:`theory.symbolic.losses`.
 
 References: claims C9 and CT of ``CLAIMS.md``.
 """
@@ -29,9 +29,9 @@ from typing import Any
 
 import numpy as np
 
-from theory import _loss_formulas as lf
 from theory._validation import FloatArray, as_float_array, check_int
-from theory.loss_constants import LossConstants, paper_claims, true_constants
+from theory.losses import _formulas as lf
+from theory.losses.constants import LossConstants, paper_claims, true_constants
 
 __all__ = ["CONSTANT_RTOL", "LOSSES", "LOSS_NAMES", "Loss", "Reduction", "make_loss"]
 
@@ -62,7 +62,7 @@ class Loss:
     ``value(z, y)`` has shape ``z.shape[:-1]`` (a float for one point), ``grad`` the shape of
     ``z``, ``hessian`` ``z.shape + (k,)``; ``z.shape[-1]`` must be ``k`` (:meth:`with_dim` gives
     the same loss for another k). ``claimed_*`` are the paper's constants (``None`` where it gives
-    none), ``true_*`` the suprema derived in :mod:`theory.loss_constants` (``inf``: no finite
+    none), ``true_*`` the suprema derived in :mod:`theory.losses.constants` (``inf``: no finite
     constant), ``*_valid`` (claimed >= true) and ``*_tight`` (claimed == true) compare them, up
     to :data:`CONSTANT_RTOL`, and are ``None`` without a claim. The paper's MAE is scalar
     (k = 1, its default here); a k-output MAE is our extension and carries no claim.

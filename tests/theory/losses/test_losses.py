@@ -1,4 +1,4 @@
-"""theory.losses, theory.loss_constants and theory.loss_search: formulas against finite
+"""theory.losses (loss, constants and search): formulas against finite
 differences, analytic constants against their witnesses and the numerical search, properties
 over the whole domain (hypothesis), bad input."""
 
@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from hypothesis import example, given
 
-from theory.loss_search import search_constants
 from theory.losses import LOSS_NAMES, LOSSES, Loss, Reduction, make_loss
-from verification.strategies import loss_point_pairs
+from theory.losses.search import search_constants
+from verification.testing.strategies import loss_point_pairs
 
 _EPS = float(np.finfo(np.float64).eps)
 #: Central differences with step H on |z| <= 3: truncation H^2 |l'''| / 6 <= 1e-11 (third
@@ -24,7 +24,7 @@ FD_ATOL = 1e-8
 #: central difference never straddles one.
 KINK_MARGIN = 1e-3
 #: A computed gradient norm or eigenvalue may exceed its exact supremum by its own rounding
-#: (< 20 roundings, as in verification.checks.losses.ROUND_RTOL).
+#: (< 20 roundings, as in verification.claims.eym.constants.ROUND_RTOL).
 ROUND_RTOL = 64 * _EPS
 #: Rounding of |l(z) - l(z')| (values up to ~100 on these domains, each with relative error
 #: <= 8 eps) and of norm(g(z) - g(z')) (gradients <= 30).
@@ -147,7 +147,7 @@ def test_softmax_ce_soft_labels_and_one_hot_rows_equal_integer_labels() -> None:
 
 @pytest.mark.claim("CT")
 def test_loss_table_constants_are_the_derived_ones() -> None:
-    """CT: the analytic truth and the paper's claims, as derived in theory.loss_constants."""
+    """CT: the analytic truth and the paper's claims, as derived in theory.losses.constants."""
     table = {
         name: (
             loss.claimed_lipschitz,

@@ -10,12 +10,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 from scipy import integrate, stats
 
-from theory import _control_variate as cv
+from theory.gaussian_complexity import _control_variate as cv
 from theory.gaussian_complexity import (
-    _top_singular_sum,
     empirical_gaussian_complexity,
     linear_class_complexity,
 )
+from theory.gaussian_complexity.estimators import _top_singular_sum
 
 #: False-failure probability of each two-sided z-test below.
 ALPHA = 1e-6

@@ -7,7 +7,7 @@ output :math:`z \in \mathbb R^k` (the norm of theorem T3.6):
 
     L = \sup \|\nabla_z l(z, y)\|_2, \qquad \beta = \sup \lambda_{max}(\nabla_z^2 l(z, y)).
 
-Each ``_<loss>`` function derives its pair in its docstring; :mod:`theory.loss_search` finds the
+Each ``_<loss>`` function derives its pair in its docstring; :mod:`theory.losses.search` finds the
 same suprema by numerical maximisation (the twin) and :mod:`theory.symbolic.losses` checks the
 identities the derivations use.
 

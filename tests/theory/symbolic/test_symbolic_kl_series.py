@@ -35,8 +35,8 @@ from theory.symbolic.symbols import (
     q,
     s,
 )
-from verification import oracles as ref
-from verification.strategies import (
+from verification.testing import oracles as ref
+from verification.testing.strategies import (
     small_kl_budget_pairs,
 )
 

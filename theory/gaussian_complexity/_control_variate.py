@@ -1,4 +1,4 @@
-r"""Control variates for the Monte Carlo estimators of :mod:`theory.gaussian_complexity`.
+r"""Control variates for the Monte Carlo estimators of :mod:`theory.gaussian_complexity.estimators`.
 
 The estimators average a supremum :math:`S(\gamma)` over Gaussian draws. A control variate is a
 vector of features :math:`Y(\gamma)` whose expectation :math:`\mu_Y` is known exactly; the

@@ -46,9 +46,9 @@ from theory.symbolic import (
     weight_moments_function,
 )
 from theory.symbolic.symbols import mu_q, sigma_q
-from verification.checks.geometry_symbolic import moments_rtol, shapes
-from verification.checks.geometry_symbolic_moments import random_polynomial
-from verification.strategies import factor_posteriors
+from verification.claims.geometry.symbolic import moments_rtol, shapes
+from verification.claims.geometry.symbolic_moments import random_polynomial
+from verification.testing.strategies import factor_posteriors
 
 #: Two-sided false-failure probability of each Monte Carlo assertion in this file.
 MC_ALPHA = 1e-6

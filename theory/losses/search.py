@@ -1,4 +1,4 @@
-r"""Numerical twin of :mod:`theory.loss_constants`: the suprema found by search, not derived.
+r"""Numerical twin of :mod:`theory.losses.constants`: the suprema found by search, not derived.
 
 For one :class:`theory.losses.Loss` on :math:`\mathbb R^k` this maximises, over the domain
 truncated to a box (logits and residuals in :math:`[-S, S]`, MSE points projected onto the
@@ -31,7 +31,7 @@ from scipy.optimize import minimize
 from theory._validation import FloatArray, check_int, check_positive
 
 if TYPE_CHECKING:
-    from theory.losses import Loss
+    from theory.losses.loss import Loss
 
 __all__ = ["JUMP_FLOOR", "SearchResult", "search_constants"]
 

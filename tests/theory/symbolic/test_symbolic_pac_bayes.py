@@ -67,8 +67,8 @@ from theory.symbolic.symbols import (
     sigma_p,
     sigma_q,
 )
-from verification import oracles as ref
-from verification.strategies import (
+from verification.testing import oracles as ref
+from verification.testing.strategies import (
     catoni_grids,
     confidences,
     gaussian_params,

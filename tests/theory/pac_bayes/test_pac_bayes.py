@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from scipy import integrate, stats
 
 from theory import pac_bayes as pb
-from theory.kl_inverse import SAFETY_MARGIN
-from verification.strategies import (
+from theory.pac_bayes.kl_inverse import SAFETY_MARGIN
+from verification.testing.strategies import (
     confidences,
     gaussian_params,
     kl_values,

@@ -8,14 +8,14 @@ import numpy as np
 import pytest
 from scipy import integrate, stats
 
-from theory.factor_kl import (
+from theory.pac_bayes import gaussian_kl
+from theory.pac_bayes.factor_kl import (
     gaussian_entropy,
     lowrank_factor_kl,
     scale_mixture_kl_mc,
     scale_mixture_kl_upper,
     scale_mixture_logpdf,
 )
-from theory.pac_bayes import gaussian_kl
 
 #: The paper's prior (s2 read as a standard deviation).
 PAPER_PRIOR = {"pi": 0.5, "std1": 1.0, "std2": math.exp(-6.0)}

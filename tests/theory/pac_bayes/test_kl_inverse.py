@@ -10,9 +10,9 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from theory.kl_inverse import SAFETY_MARGIN, kl_bernoulli, kl_inv_lower, kl_inv_upper
-from verification import oracles as ref
-from verification.strategies import kl_budgets, probabilities
+from theory.pac_bayes.kl_inverse import SAFETY_MARGIN, kl_bernoulli, kl_inv_lower, kl_inv_upper
+from verification.testing import oracles as ref
+from verification.testing.strategies import kl_budgets, probabilities
 
 #: The accuracy promised by the API (absolute, in p).
 ACCURACY = 1e-12
@@ -174,7 +174,7 @@ def test_kl_inverse_start_series_matches_symbolic_derivation(q: float) -> None:
     """The Newton start's series coefficients are the sympy-derived ones (theory.symbolic)."""
     import sympy as sp
 
-    from theory.kl_inverse import _series_coefficients
+    from theory.pac_bayes.kl_inverse import _series_coefficients
     from theory.symbolic.kl_inverse_series import kl_inv_upper_coefficients
     from theory.symbolic.symbols import q as q_sym
 

@@ -10,8 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from theory.pac_bayes import mcallester_bound
-from theory.union_bound import best_over_grid, union_bound_split
-from verification.strategies import confidences
+from theory.pac_bayes.union_bound import best_over_grid, union_bound_split
+from verification.testing.strategies import confidences
 
 
 @given(delta=confidences(), k=st.integers(1, 1000))

@@ -16,7 +16,7 @@ from theory.gaussian_complexity import (
     empirical_gaussian_complexity,
     linear_class_complexity,
 )
-from verification.strategies import function_class_outputs, layer_shapes
+from verification.testing.strategies import function_class_outputs, layer_shapes
 
 _EPS = float(np.finfo(np.float64).eps)
 #: False-failure probability of each Monte Carlo assertion here (Bonferroni inside each test).
@@ -164,7 +164,7 @@ def test_linear_class_on_one_feature_and_output_equals_the_finite_segment_ends()
 def test_batches_do_not_change_the_stream(monkeypatch: pytest.MonkeyPatch) -> None:
     """Splitting the draws into batches draws the same normals (standard_normal fills in order):
     results with tiny batches equal those of one batch."""
-    import theory.gaussian_complexity as gc
+    import theory.gaussian_complexity.estimators as gc
 
     g = _gen(5)
     outputs, x = g.standard_normal((4, 6, 3)), g.standard_normal((6, 2))
