@@ -1,6 +1,6 @@
 r"""The upper kl-inverse as a differentiable torch function (implicit-function gradient).
 
-The forward pass calls the conservative float64 solver :func:`theory.kl_inverse.kl_inv_upper`;
+The forward pass calls the conservative float64 solver :func:`theory.pac_bayes.kl_inv_upper`;
 the backward pass differentiates the defining equation :math:`F(p, q, c) = \mathrm{kl}(q\|p) - c
 = 0` instead of the solver's iterations:
 
@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from theory.kl_inverse import kl_inv_upper
+from theory.pac_bayes import kl_inv_upper
 
 __all__ = ["kl_inv_upper_torch"]
 

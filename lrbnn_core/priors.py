@@ -1,5 +1,5 @@
 r"""Priors on every stochastic scalar of a layer, and the KL of a mean-field Gaussian posterior
-block to them (torch twins of :mod:`theory.factor_kl`, differentiable).
+block to them (torch twins of :mod:`theory.pac_bayes.factor_kl`, differentiable).
 
 * :class:`GaussianPrior` :math:`N(\mu_0, s^2)`: the KL has a closed form.
 * :class:`ScaleMixturePrior` :math:`\pi N(0, s_1^2) + (1 - \pi) N(0, s_2^2)` (the paper's prior):

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from lrbnn_core.kl_inverse import kl_inv_upper_torch
-from theory.kl_inverse import kl_inv_upper
+from theory.pac_bayes import kl_inv_upper
 
 
 def test_kl_inv_upper_torch_values_equal_numpy() -> None:

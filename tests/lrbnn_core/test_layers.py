@@ -22,7 +22,7 @@ from lrbnn_core import (
     set_generator,
     set_prior,
 )
-from theory.factor_kl import scale_mixture_kl_mc, scale_mixture_kl_upper
+from theory import scale_mixture_kl_mc, scale_mixture_kl_upper
 from theory.geometry import output_moments
 from theory.pac_bayes import gaussian_kl
 

@@ -8,7 +8,7 @@ import torch
 from lrbnn_core import model_kl, set_sampling, stochastic_parameter_count
 from lrbnn_core.examples import Example, format_table, run_example
 from lrbnn_core.models import MLP, LayerKind, layer_ranks
-from verification.checks.counts import mlp_counts
+from verification.claims.counts.layer_counts import mlp_counts
 
 F64 = torch.float64
 

@@ -29,14 +29,14 @@ from lrbnn_core.objectives import (
     train_bound,
 )
 from theory.pac_bayes import kl_bound, mcallester_bound
-from verification.strategies import confidences, kl_values, probabilities, sample_sizes
+from verification.testing.strategies import confidences, kl_values, probabilities, sample_sizes
 
 #: float64 twins that evaluate the same formula in another order agree to a few ulps; 1e-12
 #: leaves three orders of magnitude to spare.
 F64_RTOL = 1e-12
 
 #: The kl inverse is conservative: never below the true value and within 1e-12 of it
-#: (``theory.kl_inverse.kl_inv_upper``), so orderings against it allow this absolute slack.
+#: (``theory.pac_bayes.kl_inv_upper``), so orderings against it allow this absolute slack.
 KL_INV_SLACK = 1e-12
 
 #: gradcheck perturbs by EPS; the kl inverse's 1e-12 solver error then moves a finite difference
