@@ -1,0 +1,89 @@
+"""What each :class:`~verification.sweep.spec.SweepProfile` spends on one grid point: training
+epochs, Monte Carlo networks, the draws of the exact first-layer complexity and the data sizes
+(per architecture: the LSTM and the Transformer get smaller budgets), and the
+:class:`~lrbnn_core.certified_training.GridSettings` a point trains with.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from verification.sweep.spec import Arch, PointSpec, SweepDataset, SweepProfile
+
+__all__ = ["PINTO_C0"]
+
+#: The universal constant C_0 of the restated Pinto bound (the paper does not give it): 1.
+PINTO_C0 = 1.0
+
+
+@dataclass(frozen=True)
+class _Budget:
+    prior_epochs: int
+    posterior_epochs: int
+    n_mc: int
+    n_test_mc: int
+    #: examples of the bound part on which the exact first-layer complexity is estimated
+    gc_points: int
+    #: Monte Carlo draws of that estimate
+    gc_draws: int
+    #: loader size options per dataset (empty: the loader's defaults)
+    sizes: dict[SweepDataset, dict[str, int]] = field(default_factory=dict)
+
+
+#: Budgets of the MLP; see :data:`_SEQUENCE_BUDGETS` for the LSTM and the Transformer.
+_BUDGETS: dict[SweepProfile, _Budget] = {
+    SweepProfile.QUICK: _Budget(
+        prior_epochs=40, posterior_epochs=15, n_mc=500, n_test_mc=100, gc_points=500, gc_draws=50
+    ),
+    SweepProfile.THOROUGH: _Budget(
+        prior_epochs=60, posterior_epochs=20, n_mc=2000, n_test_mc=200, gc_points=1000, gc_draws=200
+    ),
+    SweepProfile.SMOKE: _Budget(
+        prior_epochs=2,
+        posterior_epochs=1,
+        n_mc=20,
+        n_test_mc=10,
+        gc_points=50,
+        gc_draws=4,
+        sizes={
+            SweepDataset.MNIST1D: {"n_train": 200, "n_test": 100},
+            SweepDataset.DIGITS: {"n_train": 200, "n_test": 100},
+            SweepDataset.TEACHER_STUDENT: {"n_train": 200, "n_test": 100, "n_ood": 100},
+        },
+    ),
+}
+
+
+#: The LSTM and the Transformer read 40-step sequences: one epoch costs about 1 s (LSTM) and
+#: 2 s (Transformer) at width 32 on one core, against 0.1 s for the MLP, so their budgets are
+#: smaller: with ``quick`` a point at width 32 takes about 40 s (LSTM) and 2 min (Transformer)
+#: on one core, so the default grid (28 points) takes about 20 min and 1 h with one worker.
+_SEQUENCE_BUDGETS: dict[SweepProfile, _Budget] = {
+    SweepProfile.QUICK: _Budget(
+        prior_epochs=10, posterior_epochs=5, n_mc=200, n_test_mc=50, gc_points=0, gc_draws=0
+    ),
+    SweepProfile.THOROUGH: _Budget(
+        prior_epochs=30, posterior_epochs=10, n_mc=1000, n_test_mc=100, gc_points=0, gc_draws=0
+    ),
+    SweepProfile.SMOKE: replace(_BUDGETS[SweepProfile.SMOKE], gc_points=0, gc_draws=0),
+}
+
+
+def _budget(profile: SweepProfile | str, arch: Arch | str) -> _Budget:
+    table = _BUDGETS if Arch(arch) is Arch.MLP else _SEQUENCE_BUDGETS
+    return table[SweepProfile(profile)]
+
+
+def _settings(point: PointSpec) -> Any:
+    from lrbnn_core.certified_training import GridSettings
+
+    budget = _budget(point.profile, point.arch)
+    hidden = (point.width, point.width) if point.arch == Arch.MLP.value else ()
+    return GridSettings(
+        hidden=hidden,
+        prior_epochs=budget.prior_epochs,
+        posterior_epochs=budget.posterior_epochs,
+        n_mc=budget.n_mc,
+        n_test_mc=budget.n_test_mc,
+    )

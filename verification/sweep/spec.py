@@ -1,0 +1,287 @@
+r"""The arguments of a sweep and its grid: the option enums, the defaults, :class:`SweepSpec`
+(validated and sorted by :func:`make_spec`, refusing nonsense with a one-line
+:class:`SweepError`), :class:`PointSpec` (one grid point, plain values) and :func:`grid` (the
+points in results order, each paying the union bound of :func:`grid_penalty`).
+
+References: issue 8 (the sweep); claim T3.8 of ``CLAIMS.md`` (the union bound over the grid).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from enum import Enum
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "DEFAULT_RANKS",
+    "DEFAULT_SEEDS",
+    "DEFAULT_SEQUENCE_WIDTHS",
+    "DEFAULT_WIDTHS",
+    "Arch",
+    "PointSpec",
+    "SweepDataset",
+    "SweepError",
+    "SweepProfile",
+    "SweepSpec",
+    "grid",
+    "grid_penalty",
+    "make_spec",
+    "max_rank",
+]
+
+#: Ranks of the default grid (those that fit every factorised layer; see :func:`max_rank`).
+DEFAULT_RANKS: tuple[int, ...] = (1, 2, 4, 8, 16, 32)
+#: Hidden widths of the default grid (MLP).
+DEFAULT_WIDTHS: tuple[int, ...] = (64, 128)
+#: Widths of the default grid for the LSTM (hidden size) and the Transformer (d_model).
+DEFAULT_SEQUENCE_WIDTHS: tuple[int, ...] = (32, 64)
+#: Seeds of the default grid.
+DEFAULT_SEEDS: tuple[int, ...] = (0, 1)
+#: Largest seed: MNIST-1D and scikit-learn take numpy's legacy 32-bit seeds.
+_MAX_SEED = 2**32 - 1
+
+
+class SweepError(ValueError):
+    """An argument of the sweep that does not make sense (the message is one line)."""
+
+
+class SweepDataset(str, Enum):
+    """The datasets a sweep runs on."""
+
+    #: MNIST-1D (4000 training, 1000 test examples, 40 features, 10 classes)
+    MNIST1D = "mnist1d"
+    #: scikit-learn's 8 x 8 digits (1437 training, 360 test, 64 features, 10 classes)
+    DIGITS = "digits"
+    #: the teacher-student classification task (1000 training, 1000 test, 20 features, 10 classes)
+    TEACHER_STUDENT = "teacher_student"
+
+
+class Arch(str, Enum):
+    """The model of every grid point."""
+
+    #: MLP with two hidden layers of the grid's width, every linear layer Bayesian
+    MLP = "mlp"
+    #: one LSTM layer (hidden size = width) on the inputs as sequences, Bayesian head
+    LSTM = "lstm"
+    #: one Transformer encoder block (d_model = width, d_ff = 2 width), Bayesian head
+    TRANSFORMER = "transformer"
+
+
+class SweepProfile(str, Enum):
+    """Training and Monte Carlo budget of every grid point."""
+
+    #: the default: minutes for the default grid on two cores (see ``verification.sweep.budgets``)
+    QUICK = "quick"
+    #: certified_training's full budget (60 + 20 epochs, 2000 networks) and more complexity draws
+    THOROUGH = "thorough"
+    #: seconds: tiny data and epochs, for tests and for trying the command (no claim to accuracy)
+    SMOKE = "smoke"
+
+
+#: (input features, classes) of each dataset as the loaders give them
+_DATA_SHAPES: dict[SweepDataset, tuple[int, int]] = {
+    SweepDataset.MNIST1D: (40, 10),
+    SweepDataset.DIGITS: (64, 10),
+    SweepDataset.TEACHER_STUDENT: (20, 10),
+}
+
+
+# --- the grid --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    """The arguments that decide a sweep's results (validated and sorted by :func:`make_spec`)."""
+
+    dataset: SweepDataset
+    arch: Arch
+    ranks: tuple[int, ...]
+    widths: tuple[int, ...]
+    seeds: tuple[int, ...]
+    mean_field: bool
+    profile: SweepProfile
+
+    def arguments(self) -> dict[str, Any]:
+        """The spec as JSON values (what ``meta.json`` records and compares)."""
+        return {
+            "dataset": self.dataset.value,
+            "arch": self.arch.value,
+            "ranks": list(self.ranks),
+            "widths": list(self.widths),
+            "seeds": list(self.seeds),
+            "mean_field": self.mean_field,
+            "profile": self.profile.value,
+        }
+
+
+@dataclass(frozen=True)
+class PointSpec:
+    """Everything one grid point needs (plain values: pickled to worker processes and dask)."""
+
+    dataset: str
+    arch: str
+    family: str
+    rank: int | None
+    width: int
+    seed: int
+    profile: str
+    #: union-bound cost in nats, and what it pays for
+    penalty: float
+    penalty_note: str
+
+    @property
+    def point_id(self) -> str:
+        """``w<width>-s<seed>-r<rank>`` or ``w<width>-s<seed>-mf``."""
+        tail = "mf" if self.rank is None else f"r{self.rank}"
+        return f"w{self.width}-s{self.seed}-{tail}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _enum(cls: type[Enum], value: Any, option: str) -> Any:
+    try:
+        return cls(value)
+    except ValueError:
+        known = ", ".join(repr(m.value) for m in cls)
+        raise SweepError(f"`{option}` must be one of {known}; got {value!r}") from None
+
+
+def _int_list(values: Sequence[Any], option: str, low: int, high: int | None = None) -> list[int]:
+    out = []
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+            raise SweepError(f"`{option}` must hold ints; got {v!r}")
+        if v < low or (high is not None and v > high):
+            upper = "inf" if high is None else str(high)
+            raise SweepError(f"`{option}` values must be ints in [{low}, {upper}]; got {int(v)}")
+        if int(v) in out:
+            raise SweepError(f"`{option}` lists {int(v)} twice")
+        out.append(int(v))
+    return sorted(out)
+
+
+def max_rank(dataset: SweepDataset | str, arch: Arch | str, width: int) -> tuple[int, str]:
+    """The largest rank every factorised layer takes at this width, and which layer sets it.
+
+    The classifier head is capped at its full rank (the number of classes) rather than refused,
+    as :func:`lrbnn_core.models.layer_ranks` does; the LSTM's input matrix has rank 1.
+
+    Examples
+    --------
+    >>> max_rank("mnist1d", "mlp", 64)
+    (40, 'min(in, out) of the first layer (40 -> 64)')
+    >>> max_rank("mnist1d", "lstm", 16)[0]
+    16
+    """
+    data = SweepDataset(dataset)
+    model = Arch(arch)
+    features, _ = _DATA_SHAPES[data]
+    if model is Arch.MLP:
+        if features < width:
+            return features, f"min(in, out) of the first layer ({features} -> {width})"
+        return width, f"the width {width}"
+    return width, f"the width {width}"
+
+
+def grid_penalty(spec: SweepSpec, n_scales: int | None = None) -> tuple[float, str]:
+    r"""The union-bound cost every certificate of the sweep pays, and its note.
+
+    .. math:: \ln\big((\#\text{ranks} + 1_{MF}) \cdot \#\text{widths} \cdot \#\text{scales}\big)
+
+    Examples
+    --------
+    >>> spec = make_spec(ranks=[1, 2], widths=[8], seeds=[0], dataset="teacher_student")
+    >>> round(grid_penalty(spec)[0], 12) == round(math.log(3 * 1 * 3), 12)
+    True
+    """
+    from lrbnn_core.certified_training import GridSettings
+
+    scales = len(GridSettings().std_scales) if n_scales is None else n_scales
+    families = len(spec.ranks) + (1 if spec.mean_field else 0)
+    k = families * len(spec.widths) * scales
+    note = (
+        f"uniform union over {families} ranks (mean field counted as one) x "
+        f"{len(spec.widths)} widths x {scales} prior scales"
+    )
+    return math.log(k), note
+
+
+def make_spec(
+    *,
+    dataset: str = SweepDataset.MNIST1D.value,
+    arch: str = Arch.MLP.value,
+    ranks: Sequence[int] | None = None,
+    widths: Sequence[int] | None = None,
+    seeds: Sequence[int] | None = None,
+    mean_field: bool = True,
+    profile: str = SweepProfile.QUICK.value,
+) -> SweepSpec:
+    """Validate the sweep's arguments (raising :class:`SweepError` with a one-line reason) and
+    sort them. ``ranks=None``: the :data:`DEFAULT_RANKS` that fit every width.
+
+    Examples
+    --------
+    >>> make_spec(dataset="teacher_student", widths=[64]).ranks
+    (1, 2, 4, 8, 16)
+    """
+    data = _enum(SweepDataset, dataset, "--dataset")
+    model = _enum(Arch, arch, "--arch")
+    prof = _enum(SweepProfile, profile, "--profile")
+    if not isinstance(mean_field, bool):
+        raise SweepError(f"`mean_field` must be a bool; got {mean_field!r}")
+    default_widths = DEFAULT_WIDTHS if model is Arch.MLP else DEFAULT_SEQUENCE_WIDTHS
+    ws = _int_list(default_widths if widths is None else widths, "--widths", 1)
+    ss = _int_list(DEFAULT_SEEDS if seeds is None else seeds, "--seeds", 0, _MAX_SEED)
+    if not ws:
+        raise SweepError("`--widths` is empty: the grid has no point")
+    if not ss:
+        raise SweepError("`--seeds` is empty: the grid has no point")
+    cap, why = min((max_rank(data, model, w) for w in ws), key=lambda t: t[0])
+    if ranks is None:
+        rs = [r for r in DEFAULT_RANKS if r <= cap]
+    else:
+        rs = _int_list(ranks, "--ranks", 1)
+        if rs and rs[-1] > cap:
+            raise SweepError(
+                f"`--ranks` {rs[-1]} is above {why}: every factorised layer of the "
+                f"{model.value} on {data.value} must take it (the head is capped at the classes)"
+            )
+    if not rs and not mean_field:
+        raise SweepError("the grid is empty: no `--ranks` and `--no-mean-field`")
+    return SweepSpec(data, model, tuple(rs), tuple(ws), tuple(ss), mean_field, prof)
+
+
+def grid(spec: SweepSpec) -> list[PointSpec]:
+    """The grid points in results order: widths, then seeds, then ranks ascending, mean field last.
+
+    Examples
+    --------
+    >>> spec = make_spec(ranks=[1, 2], widths=[8], seeds=[0], dataset="teacher_student")
+    >>> [p.point_id for p in grid(spec)]
+    ['w8-s0-r1', 'w8-s0-r2', 'w8-s0-mf']
+    """
+    penalty, note = grid_penalty(spec)
+    families: list[tuple[str, int | None]] = [("low_rank", r) for r in spec.ranks]
+    if spec.mean_field:
+        families.append(("mean_field", None))
+    return [
+        PointSpec(
+            dataset=spec.dataset.value,
+            arch=spec.arch.value,
+            family=family,
+            rank=rank,
+            width=width,
+            seed=seed,
+            profile=spec.profile.value,
+            penalty=penalty,
+            penalty_note=note,
+        )
+        for width in spec.widths
+        for seed in spec.seeds
+        for family, rank in families
+    ]
