@@ -13,7 +13,7 @@ with numpy, plain Monte Carlo. Three batched variants are timed beside it:
 The per-draw speed-up of batching alone shrinks as classes grow (the arithmetic per draw, which
 batching cannot remove, takes over from the interpreter's overhead); the target, >= 10x at equal
 accuracy, is read off the last speed-up column. Class sizes range from those of the claim checks
-(``verification/checks/gc_*.py``) to large ones.
+(``verification/claims/complexity`` and ``verification/claims/generalisation``) to large ones.
 Run: ``python benchmarks/bench_gaussian_complexity.py`` (with ``OPENBLAS_NUM_THREADS=1``, as
 ``make bench`` sets it).
 """

@@ -15,8 +15,8 @@ import mpmath as mp
 import numpy as np
 from scipy.optimize import brentq
 
-from theory.kl_inverse import kl_inv_upper
-from verification import oracles as ref
+from theory.pac_bayes.kl_inverse import kl_inv_upper
+from verification.testing import oracles as ref
 
 
 def _kl(q: float, p: float) -> float:

@@ -14,6 +14,7 @@ import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,6 +24,7 @@ __all__ = [
     "Budget",
     "CheckFn",
     "Claim",
+    "FigureSpec",
     "Kind",
     "Outcome",
     "Profile",
@@ -95,6 +97,37 @@ class Outcome:
 CheckFn = Callable[[Budget, np.random.Generator], Outcome]
 
 
+def _import(target: str) -> Any:
+    """The object named ``"package.module:name"`` (imported on demand)."""
+    module, _, name = target.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+@dataclass(frozen=True)
+class FigureSpec:
+    """One figure of a claim: its file name, the function that draws it and its fixed seeds.
+
+    Calling the spec draws the figure: ``spec(path)`` imports ``draw`` and calls it with the
+    path. The claim tables name their figures, so listing every figure imports no check module.
+    """
+
+    #: File name, starting with the claim id (``"F4_pac_bayes_lstm.png"``).
+    name: str
+    #: ``"package.module:function"``: draws the figure to the given path and returns that path.
+    draw: str
+    #: Every seed given to ``numpy.random.default_rng`` while drawing (a ``SeedSequence`` by its
+    #: entropy); empty: no random numbers.
+    seeds: tuple[int, ...]
+    #: One line: what the figure shows.
+    summary: str
+    #: Distributions the figure uses beyond matplotlib, numpy, Pillow and scipy (e.g. torch).
+    extra_packages: tuple[str, ...] = ()
+
+    def __call__(self, path: Path) -> Path:
+        out: Path = _import(self.draw)(path)
+        return out
+
+
 @dataclass(frozen=True)
 class Claim:
     """One claim of the paper, as listed in ``CLAIMS.md``."""
@@ -107,13 +140,14 @@ class Claim:
     budgets: Mapping[Profile, Budget] = field(default_factory=dict)
     #: the test that checks this claim, besides ``lrbnn check --only ID``
     test: str | None = None
+    #: the figures that illustrate this claim (``lrbnn figures`` draws them)
+    figures: tuple[FigureSpec, ...] = ()
 
     def check_fn(self) -> CheckFn | None:
         """Import and return the check function (``None`` when pending)."""
         if self.check is None:
             return None
-        module, _, name = self.check.partition(":")
-        fn: CheckFn = getattr(importlib.import_module(module), name)
+        fn: CheckFn = _import(self.check)
         return fn
 
     def budget(self, profile: Profile) -> Budget:
@@ -142,6 +176,8 @@ def make_claim(
     quick: Budget | None = None,
     thorough: Budget | None = None,
     test: str | None = None,
+    *,
+    figures: tuple[FigureSpec, ...] = (),
 ) -> Claim:
     """A :class:`Claim` with the quick and thorough budgets given positionally (tables' form)."""
     budgets: dict[Profile, Budget] = {}
@@ -149,8 +185,9 @@ def make_claim(
         budgets[Profile.QUICK] = quick
     if thorough is not None:
         budgets[Profile.THOROUGH] = thorough
-    return Claim(id, statement, kind, check, budgets, test)
+    return Claim(id, statement, kind, check, budgets, test, figures)
 
 
-#: The package holding the check modules; claim tables name checks as ``f"{CHECKS}.module:fn"``.
-CHECKS = "verification.checks"
+#: The package holding the check modules, one subpackage per area; claim tables name checks as
+#: ``f"{CHECKS}.area.module:fn"``.
+CHECKS = "verification.claims"

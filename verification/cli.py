@@ -142,8 +142,7 @@ def _add_sweep(sub: Any) -> None:
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    from verification.sweep import SweepError, make_spec, prepare_output, run_sweep
-    from verification.sweep_exec import PointFailed
+    from verification.sweep import PointFailed, SweepError, make_spec, prepare_output, run_sweep
 
     try:
         spec = make_spec(
@@ -199,7 +198,7 @@ def _figures(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     for path in make_figures(out, progress=not args.no_progress):
         print(f"wrote {path}")
     if sweep is not None:
-        from verification.sweep_figures import make_sweep_figures
+        from verification.sweep import make_sweep_figures
 
         for path in make_sweep_figures(sweep, out, prefix="sweep_"):
             print(f"wrote {path}")

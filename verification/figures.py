@@ -1,10 +1,12 @@
 """Every theory figure, by file name; ``lrbnn figures`` regenerates them all.
 
-File names start with the claim id they illustrate, so ``paper_checks.md`` links each figure
-from its claim's row. Each ``NAME.png`` gets a sidecar ``NAME.json`` beside it: the command that
-redraws it, the seeds it uses, the git commit and the package versions. The PNGs carry no
-metadata (no matplotlib version, no date), so the same code and packages redraw them byte for
-byte; only the sidecar's ``commit`` changes from one commit to the next.
+File names start with the claim id they illustrate, so ``paper_checks.md`` links each figure from
+its claim's row. The claim tables name the figures of their claims
+(:class:`~verification.registry.FigureSpec`: a file name and the ``"module:function"`` that draws
+it), so this module imports no check module. Each ``NAME.png`` gets a sidecar ``NAME.json`` beside
+it: the command that redraws it, the seeds it uses, the git commit and the package versions. The
+PNGs carry no metadata (no matplotlib version, no date), so the same code and packages redraw them
+byte for byte; only the sidecar's ``commit`` changes from one commit to the next.
 """
 
 from __future__ import annotations
@@ -15,13 +17,14 @@ import shlex
 import subprocess
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import partial
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
+
+from verification.registry import CLAIMS, FigureSpec
 
 __all__ = [
     "FIGURES",
@@ -60,95 +63,6 @@ def save_png(fig: Any, path: str | Path, *, dpi: int) -> Path:
     return out
 
 
-@dataclass(frozen=True)
-class FigureSpec:
-    """One figure: the function that draws it and the fixed seeds that function uses.
-
-    Calling the spec draws the figure: ``FIGURES[name](path)``.
-    """
-
-    #: Draws the figure to the given path and returns that path.
-    draw: Callable[[Path], Path]
-    #: Every seed given to ``numpy.random.default_rng`` while drawing (a ``SeedSequence`` by its
-    #: entropy); empty: no random numbers.
-    seeds: tuple[int, ...]
-    #: One line: what the figure shows.
-    summary: str
-    #: Distributions the figure uses beyond matplotlib, numpy, Pillow and scipy (e.g. torch).
-    extra_packages: tuple[str, ...] = ()
-
-    def __call__(self, path: Path) -> Path:
-        return self.draw(path)
-
-
-def _f4(path: Path) -> Path:
-    from verification.checks.lstm_f4 import plot_f4
-
-    return plot_f4(path)
-
-
-def _t38p_premise(path: Path) -> Path:
-    from verification.checks.trained_premise import plot_t38p
-
-    return plot_t38p(path)
-
-
-def _f4g(path: Path) -> Path:
-    from verification.checks.lstm_gc import plot_f4g
-
-    return plot_f4g(path)
-
-
-def _l35b_correlation(path: Path) -> Path:
-    from verification.checks.geometry_figures import plot_l35b_correlation
-
-    return plot_l35b_correlation(path)
-
-
-def _t34_singular_values(path: Path) -> Path:
-    from verification.checks.geometry_figures import plot_t34_spectra
-
-    return plot_t34_spectra(path)
-
-
-def _t36_tail_energy(path: Path) -> Path:
-    from verification.checks.eym_figures import plot_t36
-
-    return plot_t36(path)
-
-
-def _t37_decomposition(path: Path) -> Path:
-    from verification.checks.eym_figures import plot_t37
-
-    return plot_t37(path)
-
-
-def _e17_pinto_vs_exact(path: Path) -> Path:
-    from verification.checks.gc_figures import plot_e17
-
-    return plot_e17(path)
-
-
-def _e21_gap_comparison(path: Path) -> Path:
-    from verification.checks.gc_figures import plot_e21
-
-    return plot_e21(path)
-
-
-def _e22_crossover(path: Path) -> Path:
-    from verification.checks.gc_figures import plot_e22
-
-    return plot_e22(path)
-
-
-def _d2_kl_inverse_vs_pinsker(path: Path) -> Path:
-    from verification.checks.pinsker_figures import plot_d2
-
-    return plot_d2(path)
-
-
-# The seeds are literals here so that importing this module (report.py does) loads no check
-# module; tests/verification/test_figures.py records the seeds each figure actually draws with.
 #: Figures in ``figures/`` drawn from the default sweep's results (``make sweep``, then
 #: ``lrbnn figures --sweep sweep_out``): the README shows them. File name -> the command.
 SWEEP_FIGURES: dict[str, str] = {
@@ -156,68 +70,11 @@ SWEEP_FIGURES: dict[str, str] = {
     for name in ("sweep_bound_vs_rank.png", "sweep_complexity_ratio.png")
 }
 
-#: file name -> the figure's spec (call it with a path to draw it)
-FIGURES: dict[str, FigureSpec] = {
-    "D2_kl_inverse_vs_pinsker.png": FigureSpec(
-        _d2_kl_inverse_vs_pinsker,
-        (),
-        "kl-inverse bound vs its Pinsker relaxation (McAllester) against empirical risk and c",
-    ),
-    "E17_pinto_vs_exact.png": FigureSpec(
-        _e17_pinto_vs_exact,
-        (17,),
-        "restated Pinto bound vs the exact Gaussian complexity (Monte Carlo) and our bound",
-    ),
-    "E21_gap_comparison.png": FigureSpec(
-        _e21_gap_comparison,
-        (),
-        "PAC-Bayes gap vs Gaussian-complexity gap against the rank, three sample sizes",
-    ),
-    "E22_crossover.png": FigureSpec(
-        _e22_crossover,
-        (),
-        "exact crossover of the printed one-layer gaps vs the remark's condition, against C_1 "
-        "and K d_out r",
-    ),
-    "F4_pac_bayes_lstm.png": FigureSpec(
-        _f4,
-        (),
-        "the paper's Fig. 4 (two-layer LSTM McAllester bound vs rank) rebuilt from T3.8",
-    ),
-    "F4g_gc_lstm.png": FigureSpec(
-        _f4g,
-        (),
-        "Fig. 4 GC panel rebuilt: restated Pinto bound vs rank (LSTM as a chain of its 4 gate "
-        "matrices), fitted C_0 C and C_0 = 1, with the paper's 45.56 / 28.88 / 18.97 marked",
-    ),
-    "L3.5b_weight_correlation.png": FigureSpec(
-        _l35b_correlation,
-        (2026,),
-        "exact correlations of the entries of W = A B^T beside mean field",
-    ),
-    "T3.4_singular_values.png": FigureSpec(
-        _t34_singular_values,
-        (2026, 2027),
-        "singular-value spectra of low-rank and mean-field draws; the law of sigma_(r+1)",
-    ),
-    "T3.8p_premise_ratios.png": FigureSpec(
-        _t38p_premise,
-        (0, 900450186894289455, 3969543146641149120),
-        "per-layer C_LR/C_full (max, mean) of trained digits MLPs by prior and rank, with the "
-        "rule's band [1/2, 2]",
-        ("torch", "scikit-learn"),
-    ),
-    "T3.6_tail_energy.png": FigureSpec(
-        _t36_tail_energy,
-        (0,),
-        "rank-induced loss gaps against the EYM tail-energy bounds, three spectra",
-    ),
-    "T3.7_decomposition.png": FigureSpec(
-        _t37_decomposition,
-        (0,),
-        "optimisation + rank-bias split of the T3.7 bound along gradient descent",
-    ),
-}
+#: file name -> the figure's spec (call it with a path to draw it), gathered from the claim
+#: tables: each claim names its figures, so this module imports no check module.
+FIGURES: dict[str, FigureSpec] = dict(
+    sorted((spec.name, spec) for claim in CLAIMS for spec in claim.figures)
+)
 
 
 def _git_commit() -> str:

@@ -119,7 +119,7 @@ def test_check_mutants_fails_when_a_mutant_survives(
         "no_op",
         Aim.TARGET,
         "changes nothing",
-        (replace("verification.checks.counts:_PAPER_MNIST_LOW_RANK", 245_810),),
+        (replace("verification.claims.counts.layer_counts:_PAPER_MNIST_LOW_RANK", 245_810),),
     )
     monkeypatch.setattr(mutation, "MUTANTS", (same,))
     out = tmp_path / "mutants.md"

@@ -1,22 +1,24 @@
-"""Claims joined from a symbolic and a Monte Carlo twin: the joined verdict and evidence."""
+"""Claims joined from a symbolic and a Monte Carlo twin (L3.5a, F1): the joined verdict and
+evidence, and the joining rule of ``verification.claims.shared.outcomes``."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from verification.checks import combined
+from verification.claims.geometry import joined as combined
+from verification.claims.shared.outcomes import combine
 from verification.registry import Outcome, Profile, Verdict, claim_by_id, claim_rng
 
 
 def test_combine_takes_the_most_severe_verdict_and_keeps_both_evidences() -> None:
     ok = Outcome(Verdict.VERIFIED, "all 12 cases hold", {"n": 12})
     bad = Outcome(Verdict.REFUTED, "counterexample at r = 2", {"r": 2})
-    joined = combined.combine({"Symbolic": ok, "Monte Carlo": bad})
+    joined = combine({"Symbolic": ok, "Monte Carlo": bad})
     assert joined.verdict is Verdict.REFUTED
     assert joined.evidence == "Symbolic: all 12 cases hold Monte Carlo: counterexample at r = 2"
     assert joined.data == {"Symbolic": {"n": 12}, "Monte Carlo": {"r": 2}}
-    assert combined.combine({"a": ok, "b": ok}).verdict is Verdict.VERIFIED
+    assert combine({"a": ok, "b": ok}).verdict is Verdict.VERIFIED
 
 
 @pytest.mark.parametrize(("claim_id", "fn"), [("L3.5a", "check_l35a"), ("F1", "check_f1")])

@@ -8,7 +8,7 @@ from hypothesis import example, given
 
 from lrbnn_core import stochastic_parameter_count
 from theory.pac_bayes import param_counts
-from verification.checks.counts import (
+from verification.claims.counts.layer_counts import (
     MNIST_RANKS,
     MNIST_WIDTHS,
     check_p1,
@@ -20,7 +20,7 @@ from verification.checks.counts import (
     sst2_consistency,
 )
 from verification.registry import Profile, Verdict, claim_by_id, claim_rng
-from verification.strategies import layer_shapes
+from verification.testing.strategies import layer_shapes
 
 
 def _grid(max_dim: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -98,7 +98,7 @@ def test_claimed_reduces_against_integer_comparison() -> None:
 @pytest.mark.claim("P2")
 def test_check_p2_refutes_a_non_strict_threshold(monkeypatch: pytest.MonkeyPatch) -> None:
     """P2: stated with <=, the iff fails first at a tie (m = n = 2, r = 1)."""
-    import verification.checks.counts as counts
+    import verification.claims.counts.layer_counts as counts
 
     monkeypatch.setattr(counts, "claimed_reduces", lambda a, b, c: c * (a + b) <= a * b)
     outcome = check_p2({"max_dim": 4}, claim_rng("P2"))

@@ -9,9 +9,10 @@ import torch
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-import verification.checks.counts_reported as cr
+import verification.claims.counts.reported as cr
 from lrbnn_core import MLP
-from verification.checks.count_specs import (
+from verification.claims.counts.lstm import conventions as lstm_conventions
+from verification.claims.counts.specs import (
     Bias,
     Convention,
     LayerSpec,
@@ -22,15 +23,14 @@ from verification.checks.count_specs import (
     model_counts,
     module_count,
 )
-from verification.checks.counts_swag import (
+from verification.claims.counts.swag import (
     sst2_closed_form,
     sst2_module_count,
     swag_fits,
     swag_report,
 )
-from verification.checks.lstm_counts import conventions as lstm_conventions
 from verification.registry import Profile, Verdict, claim_by_id, claim_rng
-from verification.strategies import layer_shapes
+from verification.testing.strategies import layer_shapes
 
 
 def _by_hand(spec: LayerSpec, per_scalar: int) -> int:
@@ -196,7 +196,7 @@ def test_swag_fits_needs_agreeing_twins() -> None:
 
 
 def test_assess_ignores_conventions_whose_twins_disagree(monkeypatch: pytest.MonkeyPatch) -> None:
-    import verification.checks.count_specs as cs
+    import verification.claims.counts.specs as cs
 
     spec = LayerSpec(Linear.DETERMINISTIC, 2, 3)
     monkeypatch.setattr(cs, "closed_form", lambda s, p=2: 10)

@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 from scipy import optimize, stats
 
-import verification.checks.coverage as cov
+import verification.claims.pac_bayes.coverage as cov
 from theory.pac_bayes import mcallester_bound
-from verification.checks.coverage import binomial_p_value, check_d2, coverage_violations
-from verification.checks.threshold_problem import ThresholdProblem, posterior_family
+from verification.claims.pac_bayes.coverage import check_d2, coverage_violations
+from verification.claims.pac_bayes.threshold_problem import ThresholdProblem, posterior_family
+from verification.claims.shared.statistics import binomial_p_value
 from verification.registry import Profile, Verdict, claim_by_id, claim_rng
 
 #: False-failure probability of each statistical assertion in this file.

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from scipy import stats
 
-import verification.checks.coverage as cov
-from theory.kl_inverse import kl_bernoulli
+import verification.claims.pac_bayes.coverage as cov
 from theory.pac_bayes import mcallester_bound
-from verification.checks.coverage_worst_case import (
+from theory.pac_bayes.kl_inverse import kl_bernoulli
+from verification.claims.pac_bayes.coverage_worst_case import (
     FairLabels,
     check_d2_worst_case,
     critical_count,
@@ -21,7 +21,7 @@ from verification.checks.coverage_worst_case import (
     shrink_ratios,
     trials_for_power,
 )
-from verification.checks.threshold_problem import posterior_family
+from verification.claims.pac_bayes.threshold_problem import posterior_family
 from verification.registry import Verdict
 
 _EPS = float(np.finfo(np.float64).eps)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import verification.checks.eym_claims as ec
+import verification.claims.eym.basics as ec
 from theory.eym import tail_energy, truncated_svd
-from verification.checks.eym_claims import (
+from verification.claims.eym.basics import (
     SPECTRUM_KINDS,
     c4_rhs,
     check_c3,

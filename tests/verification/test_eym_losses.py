@@ -10,14 +10,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import verification.checks.eym_decomposition as ed
-import verification.checks.eym_losses as el
-import verification.checks.eym_pointwise as ep
+import verification.claims.eym.decomposition as ed
+import verification.claims.eym.loss_gap as el
+import verification.claims.eym.pointwise as ep
 from theory.eym import rank_bias_bound, rank_decomposition
 from theory.losses import LOSS_NAMES
-from verification.checks.eym_decomposition import check_t37, factor_gradient_descent
-from verification.checks.eym_figures import plot_t36, plot_t37, t36_curves, t37_curves
-from verification.checks.eym_loss_tools import (
+from verification.claims.eym.decomposition import check_t37, factor_gradient_descent
+from verification.claims.eym.figures import plot_t36, plot_t37, t36_curves, t37_curves
+from verification.claims.eym.loss_gap import check_t36, check_t36s
+from verification.claims.eym.loss_tools import (
     loss_on_outputs,
     loss_values,
     sample_ball,
@@ -25,8 +26,7 @@ from verification.checks.eym_loss_tools import (
     worst_direction,
     worst_gaps,
 )
-from verification.checks.eym_losses import check_t36, check_t36s
-from verification.checks.eym_pointwise import (
+from verification.claims.eym.pointwise import (
     SUPPORT_COUNTEREXAMPLE,
     check_c5p,
     integer_counterexample,

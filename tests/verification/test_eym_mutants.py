@@ -10,11 +10,11 @@ import math
 import numpy as np
 import pytest
 
-import verification.checks.eym_losses as el
+import verification.claims.eym.loss_gap as el
 from theory.eym import BiasNorm, rank_bias_bound, truncated_svd
-from theory.loss_constants import paper_claims
-from verification.checks.eym_loss_tools import loss_on_outputs
-from verification.checks.eym_smooth import smooth_loss
+from theory.losses.constants import paper_claims
+from verification.claims.eym.loss_tools import loss_on_outputs
+from verification.claims.eym.smooth import smooth_loss
 from verification.mutation import eym as mut
 
 _EYM = ("C3", "C4", "T3.6", "T3.6s", "C5p", "T3.7", "C7", "C8", "C9", "CT")

@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 from scipy import integrate, stats
 
-import verification.checks.eym_random_weights as erw
-import verification.checks.eym_smooth as es
+import verification.claims.eym.random_weights as erw
+import verification.claims.eym.smooth as es
 from theory.geometry import output_moments
 from theory.losses import make_loss
-from verification.checks.eym_random_weights import check_c8
-from verification.checks.eym_smooth import (
+from verification.claims.eym.random_weights import check_c8
+from verification.claims.eym.smooth import (
     check_c7,
     decide,
     gauss_hermite_expectation,

@@ -23,8 +23,8 @@ import mpmath
 import numpy as np
 import pytest
 
-from theory.kl_inverse import SAFETY_MARGIN
-from verification.checks.pinsker_figures import (
+from theory.pac_bayes.kl_inverse import SAFETY_MARGIN
+from verification.claims.pac_bayes.figures import (
     D2_FIG_DELTA,
     D2_FIG_KLS,
     D2_FIG_N,

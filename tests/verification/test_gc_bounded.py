@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-import verification.checks.gc_bounded as gb
-from verification.checks.gc_bounded import (
+import verification.claims.complexity.bounded as gb
+from verification.claims.complexity.bounded import (
     E4_ALPHA,
     check_e4,
     check_e5,

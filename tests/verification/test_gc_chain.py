@@ -6,17 +6,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import verification.checks.gc_chain as gch
-import verification.checks.gc_draws as gd
+import verification.claims.complexity.chain as gch
+import verification.claims.complexity.draws as gd
 from theory.gaussian_complexity import linear_class_complexity
-from verification.checks.gc_chain import (
+from verification.claims.complexity.chain import (
     check_e13,
     clipped_one_layer,
     ky_fan_slack,
     one_layer_posterior,
 )
-from verification.checks.gc_draws import common_gamma
-from verification.checks.gc_predictive import ky_fan_sups, maximisers
+from verification.claims.complexity.draws import common_gamma
+from verification.claims.complexity.predictive import ky_fan_sups, maximisers
 from verification.registry import Verdict, claim_rng
 
 QUICK = {"n_cases": 8, "n_networks": 64, "n_mean": 2000, "n_draws": 2000, "n_maximisers": 20}

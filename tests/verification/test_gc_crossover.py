@@ -10,16 +10,16 @@ import numpy as np
 import pytest
 import sympy as sp
 
-import verification.checks.gc_crossover as gx
+import verification.claims.generalisation.crossover as gx
 from theory.gaussian_complexity import one_layer_gaps
-from theory.gc_crossover import (
+from theory.gaussian_complexity.crossover import (
     crossover_kl,
     leading_crossover_kl,
     remark_crossover_kl,
     symbolic_crossover,
 )
-from verification.checks.gc_crossover import check_e22, printed_crossover
-from verification.checks.gc_figures import e22_curves, plot_e22
+from verification.claims.generalisation.crossover import check_e22, printed_crossover
+from verification.claims.generalisation.figures import e22_curves, plot_e22
 from verification.registry import Profile, Verdict, claim_by_id, claim_rng
 
 _EPS = float(np.finfo(np.float64).eps)

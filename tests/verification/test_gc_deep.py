@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from theory.gaussian_complexity import pinto_bound_as_restated
-from theory.gc_corrected import pinto_bound_corrected
-from verification.checks.gc_deep import (
+from theory.gaussian_complexity.corrected import pinto_bound_corrected
+from verification.claims.complexity.deep import (
     Architecture,
     corrected_c0,
     deep_lower_sups,

@@ -9,10 +9,10 @@ import pytest
 import sympy as sp
 from scipy import special
 
-import verification.checks.gc_e36 as ge
-from theory.gc_corrected import chi_mean
-from theory.gc_factor_norms import bai_yin_ratio, gordon_ratio, symbolic_e36
-from verification.checks.gc_e36 import (
+import verification.claims.generalisation.factor_norms as ge
+from theory.gaussian_complexity.corrected import chi_mean
+from theory.gaussian_complexity.factor_norms import bai_yin_ratio, gordon_ratio, symbolic_e36
+from verification.claims.generalisation.factor_norms import (
     GROWTH_SLOPE,
     check_e36,
     corrected_product_scale,

@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from verification.checks.gc_figures import e17_curves, plot_e17, plot_e21
+from verification.claims.complexity.figures import e17_curves, plot_e17
+from verification.claims.generalisation.figures import plot_e21
 from verification.figures import FIGURES, figures_for_claim
 
 

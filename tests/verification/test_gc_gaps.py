@@ -7,9 +7,14 @@ import math
 import numpy as np
 import pytest
 
-import verification.checks.gc_gaps as ga
+import verification.claims.generalisation.gaps as ga
 from theory.gaussian_complexity import one_layer_gaps
-from verification.checks.gc_gaps import E21_GRID, check_e21, gap_table, printed_gc_counterexample
+from verification.claims.generalisation.gaps import (
+    E21_GRID,
+    check_e21,
+    gap_table,
+    printed_gc_counterexample,
+)
 from verification.registry import Profile, Verdict, claim_by_id, claim_rng
 
 _EPS = float(np.finfo(np.float64).eps)

@@ -9,17 +9,20 @@ import numpy as np
 import pytest
 from scipy import stats
 
-import verification.checks.gc_generalisation as gg
+import verification.claims.generalisation.generalisation as gg
 from theory.gaussian_complexity import empirical_gaussian_complexity, gc_generalisation_bound
-from theory.gc_corrected import gc_generalisation_bound_corrected, pinto_bound_corrected
-from verification.checks.gc_generalisation import (
+from theory.gaussian_complexity.corrected import (
+    gc_generalisation_bound_corrected,
+    pinto_bound_corrected,
+)
+from verification.claims.generalisation.generalisation import (
     check_e15,
     check_t39,
     e15_min_sample_size,
     t39_bounds,
     t39_min_sample_size,
 )
-from verification.checks.gc_onehot import (
+from verification.claims.generalisation.onehot import (
     Cells,
     OneHotProblem,
     box_complexity,

@@ -6,17 +6,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import verification.checks.gc_draws as gd
-import verification.checks.gc_hull as gh
+import verification.claims.complexity.draws as gd
+import verification.claims.complexity.hull as gh
 from theory.gaussian_complexity import empirical_gaussian_complexity
-from verification.checks.gc_draws import (
+from verification.claims.complexity.draws import (
     common_estimate,
     common_gamma,
     inner_product_slack,
     per_draw_sups,
     random_class,
 )
-from verification.checks.gc_hull import (
+from verification.claims.complexity.hull import (
     check_e8,
     check_e9,
     check_e10,

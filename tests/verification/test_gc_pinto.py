@@ -6,10 +6,14 @@ import numpy as np
 import pytest
 from scipy import stats
 
-import verification.checks.gc_pinto as gp
+import verification.claims.complexity.pinto as gp
 from theory.gaussian_complexity import linear_class_complexity, pinto_bound_as_restated
-from theory.gc_corrected import chi_mean, one_layer_complexity_bound, pinto_bound_corrected
-from verification.checks.gc_pinto import analytic_kappa, check_e17, e17_sample
+from theory.gaussian_complexity.corrected import (
+    chi_mean,
+    one_layer_complexity_bound,
+    pinto_bound_corrected,
+)
+from verification.claims.complexity.pinto import analytic_kappa, check_e17, e17_sample
 from verification.registry import Profile, Verdict, claim_by_id, claim_rng
 
 #: False-failure probability of each statistical assertion in this file.

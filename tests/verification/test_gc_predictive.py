@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from scipy import stats
 
-import verification.checks.gc_predictive as gp
+import verification.claims.complexity.predictive as gp
 from theory.geometry import FactorPosterior, output_moments
-from verification.checks.gc_predictive import (
+from verification.claims.complexity.predictive import (
     Activation,
     check_e11,
     linear_mean,

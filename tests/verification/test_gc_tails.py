@@ -7,9 +7,9 @@ import math
 import numpy as np
 import pytest
 
-import verification.checks.gc_tails as gt
+import verification.claims.generalisation.tails as gt
 from theory.gaussian_complexity import spectral_norm_tail_bound
-from verification.checks.gc_tails import check_e35, factor_mean, spectral_norms
+from verification.claims.generalisation.tails import check_e35, factor_mean, spectral_norms
 from verification.registry import Profile, Verdict, claim_by_id, claim_rng
 
 _SMALL = {"n_samples": 1500, "shapes": ((8, 8), (16, 4)), "stds": (1.0,), "means": ("zero",)}

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-import verification.checks.gc_truncation as tr
-from verification.checks.gc_truncation import (
+import verification.claims.generalisation.truncation as tr
+from verification.claims.generalisation.truncation import (
     check_e29,
     folded_normal_level,
     jensen_step,

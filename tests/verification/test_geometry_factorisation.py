@@ -10,8 +10,8 @@ import sympy as sp
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-import verification.checks.geometry_factorisation as gf
-from verification.checks.geometry_factorisation import (
+import verification.claims.geometry.factorisation as gf
+from verification.claims.geometry.factorisation import (
     check_b1,
     exact_factors,
     exact_rank_matrix,

@@ -7,12 +7,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from verification.checks.geometry_figures import (
+from verification.claims.geometry.figures import (
     FIGURE_SHAPE,
     correlation_matrices,
     figure_posterior,
 )
-from verification.checks.geometry_independence import entry_pairs
+from verification.claims.geometry.independence import entry_pairs
 from verification.figures import FIGURES, figures_for_claim
 
 _PNG = b"\x89PNG\r\n\x1a\n"

@@ -7,10 +7,11 @@ from typing import Any
 import numpy as np
 import pytest
 
+import theory.factor_posterior as factor_posterior
 import theory.geometry as geometry
-import verification.checks.geometry_independence as gi
-from verification.checks.geometry_independence import check_l35b, entry_pairs, pair_z
-from verification.checks.geometry_statistical import random_posterior
+import verification.claims.geometry.independence as gi
+from verification.claims.geometry.independence import check_l35b, entry_pairs, pair_z
+from verification.claims.geometry.statistical import random_posterior
 from verification.registry import Profile, Verdict, claim_by_id, claim_rng
 
 
@@ -116,6 +117,7 @@ def test_check_l35b_refutes_the_toolkit_when_weight_moments_disagrees(
         return mean, np.diag(np.diag(cov))
 
     monkeypatch.setattr(geometry, "weight_moments", diagonal)
+    monkeypatch.setattr(factor_posterior, "weight_moments", diagonal)
     outcome = check_l35b({"n_samples": 5000}, np.random.default_rng(0))
     assert outcome.verdict is Verdict.REFUTED
     assert outcome.evidence.startswith("The toolkit's samples of W are inconsistent")

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import verification.checks.geometry_init as ginit
+import verification.claims.geometry.init as ginit
 from theory.geometry import FactorPosterior, balanced_factors, variance_matching_init
-from verification.checks.geometry_init import (
+from verification.claims.geometry.init import (
     check_f1_monte_carlo,
     check_f2,
     f2_case,
@@ -19,7 +19,7 @@ from verification.checks.geometry_init import (
     studentized_z,
 )
 from verification.registry import Profile, Verdict, claim_by_id, claim_rng
-from verification.strategies import layer_shapes
+from verification.testing.strategies import layer_shapes
 
 _EPS = float(np.finfo(np.float64).eps)
 #: The quick budget proposed for the registry (the Monte Carlo twin of F1).

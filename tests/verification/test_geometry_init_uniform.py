@@ -10,8 +10,8 @@ import pytest
 import sympy as sp
 from scipy import stats
 
-import verification.checks.geometry_init_uniform as gu
-from verification.checks.geometry_init_uniform import (
+import verification.claims.geometry.init_uniform as gu
+from verification.claims.geometry.init_uniform import (
     a_sym,
     check_f3u,
     entry_moments,

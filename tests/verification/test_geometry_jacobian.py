@@ -9,9 +9,9 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-import verification.checks.geometry_jacobian as gj
+import verification.claims.geometry.jacobian as gj
 from theory.geometry import factor_jacobian, gauge_transform, jacobian_rank, manifold_dimension
-from verification.checks.geometry_jacobian import (
+from verification.claims.geometry.jacobian import (
     check_g1,
     check_g2,
     gauge_directions,
@@ -20,7 +20,7 @@ from verification.checks.geometry_jacobian import (
     jacobian_twin,
 )
 from verification.registry import Profile, Verdict, claim_by_id, claim_rng
-from verification.strategies import factor_matrices, layer_shapes
+from verification.testing.strategies import factor_matrices, layer_shapes
 
 _EPS = float(np.finfo(np.float64).eps)
 

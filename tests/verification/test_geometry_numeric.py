@@ -9,19 +9,19 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-import verification.checks.geometry_numeric as gn
+import verification.claims.geometry.numeric as gn
 from theory.geometry import sample_mean_field, sample_weights
-from verification.checks.geometry_numeric import (
-    RANK_RTOL_FACTOR,
+from verification.claims.geometry.numeric import (
     check_d31,
     check_l32,
     check_t34,
     rank_ratios,
     singular_law,
 )
-from verification.checks.geometry_statistical import random_posterior
+from verification.claims.geometry.statistical import random_posterior
+from verification.claims.shared.tolerances import RANK_RTOL_FACTOR
 from verification.registry import Profile, Verdict, claim_by_id, claim_rng
-from verification.strategies import factor_matrices, layer_shapes
+from verification.testing.strategies import factor_matrices, layer_shapes
 
 _EPS = float(np.finfo(np.float64).eps)
 

@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 from scipy import stats
 
+import theory.factor_posterior as factor_posterior
 import theory.geometry as geometry
-import verification.checks.geometry_statistical as gs
-from verification.checks.geometry_statistical import (
+import verification.claims.geometry.statistical as gs
+from verification.claims.geometry.statistical import (
     check_l35a_monte_carlo,
     correlation_z,
     delta_method_moments,
@@ -157,6 +158,7 @@ def test_check_l35a_monte_carlo_refutes_wrong_moments(
     """L3.5a check can fail: weight_moments with the cross covariances dropped, the variances
     5 percent high, or the mean off by 5 percent of a standard deviation."""
     monkeypatch.setattr(geometry, "weight_moments", wrong)
+    monkeypatch.setattr(factor_posterior, "weight_moments", wrong)
     outcome = check_l35a_monte_carlo(
         {"n_samples": 40_000, "shapes": ((3, 2, 1), (4, 3, 2))}, np.random.default_rng(0)
     )

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import sympy as sp
 
-import verification.checks.geometry_symbolic as gs
-import verification.checks.geometry_symbolic_moments as gsm
+import verification.claims.geometry.symbolic as gs
+import verification.claims.geometry.symbolic_moments as gsm
 from theory.geometry import FactorPosterior, target_variance
 from theory.symbolic import (
     FactorDependence,
@@ -19,9 +19,9 @@ from theory.symbolic import (
     generic_moment,
     weight_minors,
 )
-from verification.checks import combined
-from verification.checks.geometry_symbolic import check_l33, check_l35, check_l35a, shapes
-from verification.checks.geometry_symbolic_moments import check_b3, check_f1
+from verification.claims.geometry import joined as combined
+from verification.claims.geometry.symbolic import check_l33, check_l35, check_l35a, shapes
+from verification.claims.geometry.symbolic_moments import check_b3, check_f1
 from verification.registry import Outcome, Profile, Verdict, claim_by_id, claim_rng
 
 #: Budgets proposed for the registry's quick profile (the budget keys are the contract).

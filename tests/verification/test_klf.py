@@ -7,8 +7,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-import verification.checks.klf as klf
-from verification.checks.klf import check_klf, dpi_cases
+import verification.claims.pac_bayes.klf as klf
+from verification.claims.pac_bayes.klf import check_klf, dpi_cases
 from verification.registry import Profile, Verdict, claim_by_id, claim_rng
 
 

@@ -10,9 +10,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-import verification.checks.losses as lc
+import verification.claims.eym.constants as lc
 from theory.losses import Loss, make_loss
-from verification.checks.losses import ROUND_RTOL, TWIN_RTOL, audit_loss, check_c9, check_ct
+from verification.claims.eym.constants import ROUND_RTOL, TWIN_RTOL, audit_loss, check_c9, check_ct
 from verification.registry import Outcome, Profile, Verdict, claim_by_id, claim_rng
 
 #: Budgets proposed for the registry under the quick profile (the keys are the contract).

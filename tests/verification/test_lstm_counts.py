@@ -7,9 +7,9 @@ from fractions import Fraction
 import pytest
 import torch
 
-import verification.checks.lstm_counts as lc
-from verification.checks.count_specs import Bias, Convention, Linear, Printed, model_counts
-from verification.checks.lstm_f4 import lstm_shapes
+import verification.claims.counts.lstm as lc
+from verification.claims.counts.specs import Bias, Convention, Linear, Printed, model_counts
+from verification.claims.shared.lstm import lstm_shapes
 from verification.registry import Profile, Verdict, claim_by_id, claim_rng
 
 

@@ -8,9 +8,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-import verification.checks.lstm_f4 as f4mod
+import verification.claims.pac_bayes.lstm_f4 as f4mod
 from theory.pac_bayes import mcallester_bound
-from verification.checks.lstm_f4 import F4_DELTA, F4_N, check_f4, fit_c_max, lstm_shapes, plot_f4
+from verification.claims.pac_bayes.lstm_f4 import F4_DELTA, F4_N, check_f4, fit_c_max, plot_f4
+from verification.claims.shared.lstm import lstm_shapes
 from verification.registry import Profile, Verdict, claim_by_id, claim_rng
 
 _EPS = float(np.finfo(np.float64).eps)

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import verification.checks.lstm_gc as gc
+import verification.claims.pac_bayes.lstm_gc as gc
 
 
 def _poly_roots(reading: gc.Reading, low: float) -> list[float]:

@@ -12,9 +12,13 @@ import torch
 from scipy.integrate import quad
 
 from lrbnn_core import GaussianPrior, LowRankBayesLinear, ScaleMixturePrior, balance_gauge
-from theory.factor_kl import scale_mixture_kl_mc, scale_mixture_kl_upper, scale_mixture_logpdf
-from theory.gaussian_kl import gaussian_kl_elementwise
-from verification.checks.mixture_kl import (
+from theory.pac_bayes.factor_kl import (
+    scale_mixture_kl_mc,
+    scale_mixture_kl_upper,
+    scale_mixture_logpdf,
+)
+from theory.pac_bayes.gaussian_kl import gaussian_kl_elementwise
+from verification.claims.trained.mixture_kl import (
     balance_mixture_gauge,
     scale_mixture_kl_elementwise,
     scale_mixture_kl_with_error,

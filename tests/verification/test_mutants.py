@@ -41,12 +41,12 @@ def _p3_target_mutant(value: int) -> Mutant:
         "probe",
         Aim.TARGET,
         "test probe",
-        (replace("verification.checks.counts:_PAPER_MNIST_LOW_RANK", value),),
+        (replace("verification.claims.counts.layer_counts:_PAPER_MNIST_LOW_RANK", value),),
     )
 
 
 def test_runner_reports_survivors_crashes_and_restores_patches() -> None:
-    import verification.checks.counts as counts
+    import verification.claims.counts.layer_counts as counts
 
     original = counts._PAPER_MNIST_LOW_RANK
     same = _p3_target_mutant(original)
@@ -56,7 +56,7 @@ def test_runner_reports_survivors_crashes_and_restores_patches() -> None:
         "crash",
         Aim.IMPLEMENTATION,
         "test probe",
-        (wrap("verification.checks.counts:mlp_counts", lambda f: lambda *a: 1 / 0),),
+        (wrap("verification.claims.counts.layer_counts:mlp_counts", lambda f: lambda *a: 1 / 0),),
     )
     results = run_mutants([same, wrong, crash], baseline={"P3": Verdict.REPRODUCED}, progress=False)
     assert [r.status for r in results] == ["survived", "killed", "crashed"]
@@ -76,8 +76,10 @@ def test_runner_computes_a_missing_baseline() -> None:
 
 def test_patch_targets_are_validated() -> None:
     with pytest.raises(ValueError, match=r"`target` must look like .package\.module:name."):
-        replace("verification.checks.counts", 1)
-    bad = Mutant("P3", "bad", Aim.TARGET, "x", (replace("verification.checks.counts:nope", 1),))
+        replace("verification.claims.counts.layer_counts", 1)
+    bad = Mutant(
+        "P3", "bad", Aim.TARGET, "x", (replace("verification.claims.counts.layer_counts:nope", 1),)
+    )
     with pytest.raises(AttributeError, match="does not exist"):
         with bad.applied():
             pass
@@ -102,17 +104,17 @@ def test_modules_first_imported_under_a_mutant_are_forgotten() -> None:
 
     import theory.pac_bayes
 
-    name = "verification.checks.coverage_worst_case"
+    name = "verification.claims.pac_bayes.coverage_worst_case"
     sys.modules.pop(name, None)
     original = theory.pac_bayes.log_term
     mutant = Mutant(
         "D2", "probe", Aim.STATEMENT, "x", (wrap("theory.pac_bayes:log_term", lambda f: abs),)
     )
     with mutant.applied():
-        import verification.checks.coverage_worst_case as mod
+        import verification.claims.pac_bayes.coverage_worst_case as mod
 
         assert mod.log_term is abs
     assert name not in sys.modules
-    import verification.checks.coverage_worst_case as fresh
+    import verification.claims.pac_bayes.coverage_worst_case as fresh
 
     assert fresh.log_term is original

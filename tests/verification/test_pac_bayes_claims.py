@@ -11,11 +11,11 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 from scipy import stats
 
-import verification.checks.pac_bayes_claims as pbc
+import verification.claims.pac_bayes.product_kl as pbc
 from theory.pac_bayes import gaussian_kl
-from verification.checks.pac_bayes_claims import check_d3, direct_gaussian_kl
+from verification.claims.pac_bayes.product_kl import check_d3, direct_gaussian_kl
 from verification.registry import Profile, Verdict, claim_by_id, claim_rng
-from verification.strategies import gaussian_params
+from verification.testing.strategies import gaussian_params
 
 _EPS = float(np.finfo(np.float64).eps)
 #: Closed-form values below are evaluated in a different order than the code under test; they

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import sympy as sp
 
-import verification.checks.pac_bayes_symbolic as pbs
+import verification.claims.pac_bayes.symbolic as pbs
 from theory.symbolic.symbols import C_LR, C_full, N, d_in, d_out, delta, ell, emp, r
-from verification.checks.pac_bayes_symbolic import BOUND_RTOL, check_t38, check_t38c
+from verification.claims.pac_bayes.symbolic import BOUND_RTOL, check_t38, check_t38c
 from verification.registry import Outcome, Profile, Verdict, claim_by_id, claim_rng
 
 #: Budgets the registry gives these claims under the quick profile (the registry may point the

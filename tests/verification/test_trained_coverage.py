@@ -7,8 +7,8 @@ import pytest
 from scipy import stats
 
 from lrbnn_core.data import Decay, TaskKind, make_teacher_student_task
-from verification.checks import trained_coverage as tc
-from verification.checks.combined import check_d2
+from verification.claims.pac_bayes import trained_coverage as tc
+from verification.claims.pac_bayes.joined import check_d2
 from verification.registry import Profile, Verdict, claim_by_id, claim_rng
 
 #: A small size for CI: 8 repetitions of a tiny problem.

@@ -12,15 +12,15 @@ import torch
 from lrbnn_core import MLP, GaussianPrior, ScaleMixturePrior, balance_gauge, model_kl, set_prior
 from lrbnn_core.base import bayesian_modules
 from theory.pac_bayes import gaussian_kl_elementwise
-from verification.checks.mixture_kl import scale_mixture_kl_elementwise
-from verification.checks.pac_bayes_symbolic import check_t38c
-from verification.checks.trained_kl import (
+from verification.claims.pac_bayes.symbolic import check_t38c
+from verification.claims.trained.kl import (
     MIXTURE_READINGS,
     PriorFamily,
     layer_coordinate_kls,
     prior_settings,
     trained_layer_table,
 )
+from verification.claims.trained.mixture_kl import scale_mixture_kl_elementwise
 from verification.registry import Profile, Verdict, claim_by_id, claim_rng
 
 TINY = {"ranks": (2,), "epochs": 2, "hidden": 16}
@@ -128,7 +128,7 @@ def test_trained_table_rows_are_per_layer_and_balanced() -> None:
 
 def test_balanced_gauge_is_a_fixed_point_after_training() -> None:
     """What the table measures is balanced: balancing again gains nothing beyond rounding."""
-    from verification.checks import trained_kl
+    from verification.claims.trained import kl as trained_kl
 
     model = trained_kl._trained(
         trained_kl.load_dataset("digits", seed=0),
@@ -153,7 +153,7 @@ def test_balanced_gauge_is_a_fixed_point_after_training() -> None:
 def test_t38c_is_the_exact_condition_only() -> None:
     """No trained part: the verdict is the iff's (sympy and exact arithmetic) alone."""
     claim = claim_by_id("T3.8c")
-    assert claim.check == "verification.checks.pac_bayes_symbolic:check_t38c"
+    assert claim.check == "verification.claims.pac_bayes.symbolic:check_t38c"
     assert set(claim.budget(Profile.QUICK)) == {"n_cases"}
     outcome = check_t38c({"n_cases": 50}, claim_rng("T3.8c"))
     assert outcome.verdict is Verdict.VERIFIED

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from lrbnn_core.layers import LowRankBayesLinear
-from verification.checks import trained_premise
-from verification.checks.trained_premise import PREMISE_BAND, check_t38p, premise_summary
 from verification.claim_types import CHECKS, Kind, make_claim
+from verification.claims.trained import premise as trained_premise
+from verification.claims.trained.premise import PREMISE_BAND, check_t38p, premise_summary
 from verification.mutation import Aim, Mutant, run_mutants, wrap
 from verification.registry import Verdict
 
@@ -122,9 +122,9 @@ def test_measurement_mutants_flip_a_verified_premise() -> None:
     """The audit's injection (x1000) and a modest factor 3 either way must each turn the tiny
     verified setting into a refutation."""
     claim = make_claim(
-        "T3.8p", "premise", Kind.STATISTICAL, f"{CHECKS}.trained_premise:check_t38p", HOLDS, HOLDS
+        "T3.8p", "premise", Kind.STATISTICAL, f"{CHECKS}.trained.premise:check_t38p", HOLDS, HOLDS
     )
-    target = "verification.checks.trained_kl:layer_coordinate_kls"
+    target = "verification.claims.trained.kl:layer_coordinate_kls"
     mutants = [
         Mutant("T3.8p", f"low_rank_x{f:g}", Aim.MEASUREMENT, "scaled", (wrap(target, _scaled(f)),))
         for f in (1000.0, 3.0, 1 / 3)

@@ -17,7 +17,7 @@ CLAIMS: tuple[Claim, ...] = (
         "Variational parameters per m x n layer: mean-field 2mn, low-rank 2r(m+n); "
         "stochastic scalars D_full = mn, D_LR = r(m+n).",
         _N,
-        f"{_CHK}.counts:check_p1",
+        f"{_CHK}.counts.layer_counts:check_p1",
         {"max_dim": 24},
         {"max_dim": 60},
         "tests/verification/test_counts.py",
@@ -26,7 +26,7 @@ CLAIMS: tuple[Claim, ...] = (
         "P2",
         "Reduction factor mn / (r(m+n)); > 1 iff r < mn/(m+n).",
         _N,
-        f"{_CHK}.counts:check_p2",
+        f"{_CHK}.counts.layer_counts:check_p2",
         {"max_dim": 60},
         {"max_dim": 200},
         "tests/verification/test_counts.py",
@@ -36,7 +36,7 @@ CLAIMS: tuple[Claim, ...] = (
         "Reported model sizes follow from P1 (MNIST MLP 245,810 vs 4,788,010, 19.5x; SST-2 "
         "Transformer 1.47M vs 19.84M vs 49.61M, 13x, 33x).",
         _N,
-        f"{_CHK}.counts:check_p3",
+        f"{_CHK}.counts.layer_counts:check_p3",
         {},
         {},
         "tests/verification/test_counts.py",
@@ -52,7 +52,7 @@ SECOND_PASS: tuple[Claim, ...] = (
         "20,802 full rank), MNIST rank-1 2,406,398, SWAG sizes, '70% / 88% fewer'; which bias "
         "and head conventions reproduce each.",
         _N,
-        f"{_CHK}.counts_reported:check_p4",
+        f"{_CHK}.counts.reported:check_p4",
         {},
         {},
         "tests/verification/test_counts_reported.py",
@@ -62,7 +62,7 @@ SECOND_PASS: tuple[Claim, ...] = (
         "PM2.5 LSTM sizes of Table 2 (47K low rank at ranks (14, 20), 132K mean-field, 33K "
         "deterministic, 330K ensemble) derived from App. G under every reasonable convention.",
         _N,
-        f"{_CHK}.lstm_counts:check_p5",
+        f"{_CHK}.counts.lstm:check_p5",
         {},
         {},
         "tests/verification/test_lstm_counts.py",

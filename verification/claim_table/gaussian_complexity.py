@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from verification.claim_types import CHECKS as _CHK
-from verification.claim_types import Claim, Kind, make_claim
+from verification.claim_types import Claim, FigureSpec, Kind, make_claim
 
 __all__ = ["CLAIMS", "SECOND_PASS"]
 
@@ -16,7 +16,7 @@ CLAIMS: tuple[Claim, ...] = (
         "E4",
         "Assumption: ||A_i||_2 <= C_i^A, ||B_i||_2 <= C_i^B almost surely.",
         _N,
-        f"{_CHK}.gc_bounded:check_e4",
+        f"{_CHK}.complexity.bounded:check_e4",
         {"n_cases": 4, "n_samples": 20000},
         {"n_cases": 20, "n_samples": 400000},
         "tests/verification/test_gc_bounded.py",
@@ -25,7 +25,7 @@ CLAIMS: tuple[Claim, ...] = (
         "E5",
         "Then rank(W_i) <= r_i and ||W_i||_2 <= C_i.",
         _F,
-        f"{_CHK}.gc_bounded:check_e5",
+        f"{_CHK}.complexity.bounded:check_e5",
         {"n_cases": 30, "max_dim": 8, "n_samples": 200, "n_starts": 2},
         {"n_cases": 300, "max_dim": 16, "n_samples": 2000, "n_starts": 4},
         "tests/verification/test_gc_bounded.py",
@@ -34,7 +34,7 @@ CLAIMS: tuple[Claim, ...] = (
         "E8",
         "Monotonicity of the empirical Gaussian complexity under inclusion.",
         _N,
-        f"{_CHK}.gc_hull:check_e8",
+        f"{_CHK}.complexity.hull:check_e8",
         {"n_cases": 40, "n_draws": 2000},
         {"n_cases": 400, "n_draws": 20000},
         "tests/verification/test_gc_hull.py",
@@ -43,7 +43,7 @@ CLAIMS: tuple[Claim, ...] = (
         "E9",
         "G^(conv F) = G^(F).",
         _N,
-        f"{_CHK}.gc_hull:check_e9",
+        f"{_CHK}.complexity.hull:check_e9",
         {"n_cases": 20, "n_draws": 2000, "n_new": 20, "n_lp_draws": 5},
         {"n_cases": 200, "n_draws": 20000, "n_new": 100, "n_lp_draws": 20},
         "tests/verification/test_gc_hull.py",
@@ -52,7 +52,7 @@ CLAIMS: tuple[Claim, ...] = (
         "E10",
         "Closure on the sample does not change G^.",
         _N,
-        f"{_CHK}.gc_hull:check_e10",
+        f"{_CHK}.complexity.hull:check_e10",
         {"n_cases": 10, "n_draws": 2000, "lengths": [1, 8, 64, 512]},
         {"n_cases": 60, "n_draws": 20000, "lengths": [1, 4, 16, 64, 256, 1024]},
         "tests/verification/test_gc_hull.py",
@@ -61,7 +61,7 @@ CLAIMS: tuple[Claim, ...] = (
         "E11",
         "f_BNN lies in the closed convex hull of the posterior's support functions.",
         _ST,
-        f"{_CHK}.gc_predictive:check_e11",
+        f"{_CHK}.complexity.predictive:check_e11",
         {
             "sample_sizes": [4, 16, 64, 256, 1024],
             "n_replicates": 200,
@@ -82,7 +82,7 @@ CLAIMS: tuple[Claim, ...] = (
         "E13",
         "G^(F_BNN) = G^(F_supp) <= G^(F_Pinto(C, r)).",
         _N,
-        f"{_CHK}.gc_chain:check_e13",
+        f"{_CHK}.complexity.chain:check_e13",
         {"n_cases": 8, "n_networks": 64, "n_mean": 2000, "n_draws": 2000, "n_maximisers": 20},
         {"n_cases": 80, "n_networks": 512, "n_mean": 20000, "n_draws": 20000, "n_maximisers": 100},
         "tests/verification/test_gc_chain.py",
@@ -91,7 +91,7 @@ CLAIMS: tuple[Claim, ...] = (
         "E15",
         "Gaussian-complexity generalisation bound (Pinto et al., as quoted).",
         _ST,
-        f"{_CHK}.gc_generalisation:check_e15",
+        f"{_CHK}.generalisation.generalisation:check_e15",
         {"n_trials": 400},
         {"n_trials": 4000},
         "tests/verification/test_gc_generalisation.py",
@@ -100,7 +100,7 @@ CLAIMS: tuple[Claim, ...] = (
         "E17",
         "Pinto et al. Thm 7 as restated, with B_1 = sqrt(r_1) C_1.",
         _F,
-        f"{_CHK}.gc_pinto:check_e17",
+        f"{_CHK}.complexity.pinto:check_e17",
         {"n_draws": 400, "n_c": 25, "deep_draws": 64, "n_starts": 3, "n_steps": 40, "n_random": 64},
         {
             "n_draws": 4000,
@@ -130,12 +130,20 @@ CLAIMS: tuple[Claim, ...] = (
             "n_random": 256,
         },
         "tests/verification/test_gc_pinto.py",
+        figures=(
+            FigureSpec(
+                "E17_pinto_vs_exact.png",
+                f"{_CHK}.complexity.figures:plot_e17",
+                (17,),
+                "restated Pinto bound vs the exact Gaussian complexity (Monte Carlo) and our bound",
+            ),
+        ),
     ),
     _c(
         "T3.9",
         "Generalisation bound for the Bayesian predictive mean.",
         _F,
-        f"{_CHK}.gc_generalisation:check_t39",
+        f"{_CHK}.generalisation.generalisation:check_t39",
         {"n_trials": 200},
         {"n_trials": 2000, "c0s": (0.1, 1.0, 10.0, 100.0, 1000.0)},
         "tests/verification/test_gc_generalisation.py",
@@ -144,7 +152,7 @@ CLAIMS: tuple[Claim, ...] = (
         "E21",
         "One-layer comparison of the PAC-Bayes and Gaussian-complexity gaps.",
         _N,
-        f"{_CHK}.gc_gaps:check_e21",
+        f"{_CHK}.generalisation.gaps:check_e21",
         {},
         {
             "d_in": 256,
@@ -154,12 +162,20 @@ CLAIMS: tuple[Claim, ...] = (
             "c1s": (0.25, 0.5, 1.0, 2.0, 4.0),
         },
         "tests/verification/test_gc_gaps.py",
+        figures=(
+            FigureSpec(
+                "E21_gap_comparison.png",
+                f"{_CHK}.generalisation.figures:plot_e21",
+                (),
+                "PAC-Bayes gap vs Gaussian-complexity gap against the rank, three sample sizes",
+            ),
+        ),
     ),
     _c(
         "E29",
         "With Gaussian factors, the bound holds with an extra delta_total.",
         _ST,
-        f"{_CHK}.gc_truncation:check_e29",
+        f"{_CHK}.generalisation.truncation:check_e29",
         {"n_samples": 4000},
         {"n_samples": 40000},
         "tests/verification/test_gc_truncation.py",
@@ -168,7 +184,7 @@ CLAIMS: tuple[Claim, ...] = (
         "E35",
         "Spectral-norm tail bound for Gaussian factor matrices.",
         _ST,
-        f"{_CHK}.gc_tails:check_e35",
+        f"{_CHK}.generalisation.tails:check_e35",
         {"n_samples": 4000},
         {
             "n_samples": 40000,
@@ -187,7 +203,7 @@ SECOND_PASS: tuple[Claim, ...] = (
         "Remark E.36: C_i^A = O(sigma_i sqrt(h_i + r_i)), so C_i = O(sigma_i^2 (h_i + r_i)) "
         "when the means are ignored; the constant hidden in O(.) on Gaussian factors.",
         _ST,
-        f"{_CHK}.gc_e36:check_e36",
+        f"{_CHK}.generalisation.factor_norms:check_e36",
         {"n_samples": 400},
         {"n_samples": 4000, "sizes": (1, 2, 4, 8, 16, 32, 64, 128)},
         "tests/verification/test_gc_e36.py",
@@ -197,7 +213,7 @@ SECOND_PASS: tuple[Claim, ...] = (
         "Remarks E.22-E.26: neither gap dominates; PAC-Bayes is structurally favourable when "
         "C_max (d_in + d_out) <~ pi L C_0^2 C_1^4 R^2 d_out; both gaps scale like sqrt(r).",
         _N,
-        f"{_CHK}.gc_crossover:check_e22",
+        f"{_CHK}.generalisation.crossover:check_e22",
         {},
         {
             "shapes": ((64, 16), (16, 64), (784, 10), (1200, 1200), (256, 4096)),
@@ -207,5 +223,14 @@ SECOND_PASS: tuple[Claim, ...] = (
             "radii": (0.5, 1.0, 4.0, 16.0),
         },
         "tests/verification/test_gc_crossover.py",
+        figures=(
+            FigureSpec(
+                "E22_crossover.png",
+                f"{_CHK}.generalisation.figures:plot_e22",
+                (),
+                "exact crossover of the printed one-layer gaps vs the remark's condition, against "
+                "C_1 and K d_out r",
+            ),
+        ),
     ),
 )

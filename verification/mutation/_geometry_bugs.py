@@ -347,7 +347,7 @@ def basis_drops_last_pivot(_f: Any) -> Any:
 
 def silent_truncation(_f: Any) -> Any:
     """exact_factors keeping the first r basis columns of a rank > r matrix instead of refusing."""
-    from verification.checks.geometry_factorisation import rank_factors, zero_pad
+    from verification.claims.geometry.factorisation import rank_factors, zero_pad
 
     def factors(w: sp.Matrix, r: int) -> Any:
         c, ft = rank_factors(w)

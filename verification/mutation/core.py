@@ -50,7 +50,7 @@ class Patch:
 
     ``target`` is ``"package.module:name"`` or ``"package.module:Class.name"``. Patch the name
     where the check looks it up: a check that did ``from theory.eym import tail_energy`` sees
-    ``verification.checks.x:tail_energy``, not ``theory.eym:tail_energy``.
+    ``verification.claims.eym.x:tail_energy``, not ``theory.eym:tail_energy``.
     """
 
     target: str

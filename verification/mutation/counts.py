@@ -12,16 +12,16 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Any
 
-from verification.checks.count_specs import Printed
+from verification.claims.counts.specs import Printed
 from verification.mutation.core import Aim, Mutant, replace, wrap
 
 __all__ = ["MUTANTS"]
 
-_CHK = "verification.checks"
-_P = f"{_CHK}.counts"
-_P4 = f"{_CHK}.counts_reported"
-_SWAG = f"{_CHK}.counts_swag"
-_P5 = f"{_CHK}.lstm_counts"
+_CHK = "verification.claims"
+_P = f"{_CHK}.counts.layer_counts"
+_P4 = f"{_CHK}.counts.reported"
+_SWAG = f"{_CHK}.counts.swag"
+_P5 = f"{_CHK}.counts.lstm"
 
 
 def _counts_with(**changes: Any) -> Any:
@@ -189,7 +189,7 @@ MUTANTS: tuple[Mutant, ...] = (
         "twin on every low-rank layer, so no low-rank size may count as reproduced",
         (
             wrap(
-                f"{_CHK}.count_specs:param_counts",
+                f"{_CHK}.counts.specs:param_counts",
                 _counts_with(
                     low_rank=lambda m, n, r: 2 * r * (m + n - r),
                     d_low_rank=lambda m, n, r: r * (m + n - r),

@@ -2,11 +2,11 @@ r"""Mutants of the claims of section 4 (loss approximation via Eckart-Young-Mirs
 
 Each bound is perturbed where the check evaluates it: the tails of T3.6 / T3.6s in
 :func:`theory.eym.rank_bias_bound` *and* in the check's prescribed-spectrum twin
-(:func:`verification.checks.eym_losses.spectrum_tail`), since a bound changed in one place only is
+(:func:`verification.claims.eym.loss_gap.spectrum_tail`), since a bound changed in one place only is
 a toolkit bug that the check stops on rather than a statement; the right sides of T3.7, C7 and C8
-in :func:`~verification.checks.eym_decomposition.decomposition_bound`,
-:func:`~verification.checks.eym_smooth.jensen_gap_bound` and
-:func:`~verification.checks.eym_random_weights.random_weight_bound`; the printed constants of CT
+in :func:`~verification.claims.eym.decomposition.decomposition_bound`,
+:func:`~verification.claims.eym.smooth.jensen_gap_bound` and
+:func:`~verification.claims.eym.random_weights.random_weight_bound`; the printed constants of CT
 in :func:`theory.losses.paper_claims` (looked up by :func:`theory.losses.make_loss`). C3 and C4
 are theorems, so their mutants perturb the truncation the check exercises or the right side it
 compares with. For the refuted C5p and the refuted-as-stated CT, mutants that make the statement
@@ -36,13 +36,13 @@ _Fn = Callable[..., Any]
 #: or exact rows): a million times their rounding slack, far below any sampling noise.
 _SHRINK = 1.0 - 1e-6
 
-_C3 = "verification.checks.eym_claims"
-_T36 = "verification.checks.eym_losses"
-_T37 = "verification.checks.eym_decomposition"
-_C5P = "verification.checks.eym_pointwise"
-_C7 = "verification.checks.eym_smooth"
-_C8 = "verification.checks.eym_random_weights"
-_LOSSES = "verification.checks.losses"
+_C3 = "verification.claims.eym.basics"
+_T36 = "verification.claims.eym.loss_gap"
+_T37 = "verification.claims.eym.decomposition"
+_C5P = "verification.claims.eym.pointwise"
+_C7 = "verification.claims.eym.smooth"
+_C8 = "verification.claims.eym.random_weights"
+_LOSSES = "verification.claims.eym.constants"
 
 
 # --- C3: the truncation -------------------------------------------------------------------
@@ -357,7 +357,7 @@ MUTANTS: tuple[Mutant, ...] = (
         Aim.STATEMENT,
         "the table corrected: softmax CE's 'Hessian eigenvalues <= 1/4' read as <= 1/2 (the "
         "true supremum); every other printed constant is right, so CT must be verified",
-        (wrap("theory.losses:paper_claims", _table()),),
+        (wrap("theory.losses.loss:paper_claims", _table()),),
     ),
     Mutant(
         "CT",
@@ -365,6 +365,6 @@ MUTANTS: tuple[Mutant, ...] = (
         Aim.STATEMENT,
         "the table read without its parenthesis: softmax CE's smoothness only 'beta = O(1)' (no "
         "number; the true 1/2 is O(1)), every other constant as printed: CT must be verified",
-        (wrap("theory.losses:paper_claims", _table(ce_smoothness=None)),),
+        (wrap("theory.losses.loss:paper_claims", _table(ce_smoothness=None)),),
     ),
 )

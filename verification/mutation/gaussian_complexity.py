@@ -1,7 +1,7 @@
 r"""Mutants of the Gaussian-complexity claims E4-E35, E36, E22 (:mod:`verification.mutation.core`).
 
 Where the checks compare classes draw by draw, the patches are applied where the check modules
-look the names up (``verification.checks.gc_draws:empirical_gaussian_complexity``, not
+look the names up (``verification.claims.complexity.draws:empirical_gaussian_complexity``, not
 ``theory.gaussian_complexity``). Each description says how small a perturbation the check still
 catches.
 """
@@ -16,20 +16,20 @@ import numpy as np
 from scipy import stats
 
 from theory.gaussian_complexity import gc_confidence_term, one_layer_gaps
-from theory.gc_corrected import gc_generalisation_bound_corrected
+from theory.gaussian_complexity.corrected import gc_generalisation_bound_corrected
 from theory.geometry import FactorPosterior
 from verification.mutation.core import Aim, Mutant, replace, wrap
 
 __all__ = ["MUTANTS"]
 
-_BND = "verification.checks.gc_bounded"
-_HULL = "verification.checks.gc_hull"
-_DRAWS = "verification.checks.gc_draws"
-_PRED = "verification.checks.gc_predictive"
-_GEN = "verification.checks.gc_generalisation"
-_GAPS = "verification.checks.gc_gaps"
-_E36 = "verification.checks.gc_e36"
-_E22 = "verification.checks.gc_crossover"
+_BND = "verification.claims.complexity.bounded"
+_HULL = "verification.claims.complexity.hull"
+_DRAWS = "verification.claims.complexity.draws"
+_PRED = "verification.claims.complexity.predictive"
+_GEN = "verification.claims.generalisation.generalisation"
+_GAPS = "verification.claims.generalisation.gaps"
+_E36 = "verification.claims.generalisation.factor_norms"
+_E22 = "verification.claims.generalisation.crossover"
 
 Fn = Callable[..., Any]
 
@@ -240,7 +240,7 @@ MUTANTS: tuple[Mutant, ...] = (
         "the spectral clipping of E4 at (1 + 1e-10) C^A and C^B (the chain holds by "
         "construction for projected factors): sampled W leave F_Pinto(C, r) by 2e-10 "
         "relative, which the check must catch (a clipping level 1.1 C is caught a fortiori)",
-        (wrap("verification.checks.gc_chain:clip_spectral", _scaled_clip(1.0 + 1e-10)),),
+        (wrap("verification.claims.complexity.chain:clip_spectral", _scaled_clip(1.0 + 1e-10)),),
     ),
     Mutant(
         "E15",
@@ -259,7 +259,8 @@ MUTANTS: tuple[Mutant, ...] = (
         "refutation must go (verified)",
         (
             replace(
-                "verification.checks.gc_pinto:pinto_bound_as_restated", _restated_linear_first_layer
+                "verification.claims.complexity.pinto:pinto_bound_as_restated",
+                _restated_linear_first_layer,
             ),
         ),
     ),
@@ -296,7 +297,12 @@ MUTANTS: tuple[Mutant, ...] = (
         Aim.STATEMENT,
         "delta_total = sum_i (delta_i^A + delta_i^B) replaced by max_i delta_i (the union bound "
         "dropped): the simulated failure rate of the good event must exceed it",
-        (replace("verification.checks.gc_truncation:delta_total", lambda deltas: max(deltas)),),
+        (
+            replace(
+                "verification.claims.generalisation.truncation:delta_total",
+                lambda deltas: max(deltas),
+            ),
+        ),
     ),
     Mutant(
         "E35",
@@ -304,7 +310,7 @@ MUTANTS: tuple[Mutant, ...] = (
         Aim.STATEMENT,
         "the constant c1 = 1 of the level ‖EA‖ + c1 s (sqrt h + sqrt r) + c2 s t lowered to 0.7: "
         "coverage must fail (0.8 survives at the quick budget: the c2 t term covers it)",
-        (replace("verification.checks.gc_tails:C1", 0.7),),
+        (replace("verification.claims.generalisation.tails:C1", 0.7),),
     ),
     Mutant(
         "E36",

@@ -46,16 +46,16 @@ from verification.mutation.core import Aim, Mutant, Patch, replace, wrap
 
 __all__ = ["MUTANTS"]
 
-_CHK = "verification.checks"
-_NUM = f"{_CHK}.geometry_numeric"
-_JAC = f"{_CHK}.geometry_jacobian"
-_SYM = f"{_CHK}.geometry_symbolic"
-_MOM = f"{_CHK}.geometry_symbolic_moments"
-_STAT = f"{_CHK}.geometry_statistical"
-_IND = f"{_CHK}.geometry_independence"
-_INIT = f"{_CHK}.geometry_init"
-_FAC = f"{_CHK}.geometry_factorisation"
-_UNI = f"{_CHK}.geometry_init_uniform"
+_CHK = "verification.claims"
+_NUM = f"{_CHK}.geometry.numeric"
+_JAC = f"{_CHK}.geometry.jacobian"
+_SYM = f"{_CHK}.geometry.symbolic"
+_MOM = f"{_CHK}.geometry.symbolic_moments"
+_STAT = f"{_CHK}.geometry.statistical"
+_IND = f"{_CHK}.geometry.independence"
+_INIT = f"{_CHK}.geometry.init"
+_FAC = f"{_CHK}.geometry.factorisation"
+_UNI = f"{_CHK}.geometry.init_uniform"
 
 
 def _everywhere(make: Callable[[Any], Any], *targets: str) -> tuple[Patch, ...]:
@@ -69,7 +69,11 @@ def _everywhere(make: Callable[[Any], Any], *targets: str) -> tuple[Patch, ...]:
 
 
 _SAMPLE_FACTORS = ("theory.geometry:sample_factors", f"{_NUM}:sample_factors")
-_WEIGHT_MOMENTS = ("theory.geometry:weight_moments", f"{_SYM}:weight_moments")
+_WEIGHT_MOMENTS = (
+    "theory.factor_posterior:weight_moments",
+    "theory.geometry:weight_moments",
+    f"{_SYM}:weight_moments",
+)
 _JACOBIAN = ("theory.geometry:factor_jacobian", f"{_JAC}:factor_jacobian")
 _VM_INIT = (f"{_INIT}:variance_matching_init", f"{_MOM}:variance_matching_init")
 _BALANCED = ("theory.initialisation:balanced_factors", f"{_INIT}:balanced_factors")
@@ -232,7 +236,11 @@ MUTANTS: tuple[Mutant, ...] = (
         Aim.IMPLEMENTATION,
         "weight_moments keeps only the variances (no row or column covariances): the toolkit "
         "would call shared-index entries uncorrelated; the moment test of the samples sees it",
-        (wrap("theory.geometry:weight_moments", cross_covariances_dropped),),
+        _everywhere(
+            cross_covariances_dropped,
+            "theory.factor_posterior:weight_moments",
+            "theory.geometry:weight_moments",
+        ),
     ),
     Mutant(
         "B3",

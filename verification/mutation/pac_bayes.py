@@ -13,8 +13,8 @@ from verification.mutation.core import Aim, Mutant, replace, wrap
 
 __all__ = ["MUTANTS"]
 
-_COV = "verification.checks.coverage"
-_GC4 = "verification.checks.lstm_gc"
+_COV = "verification.claims.pac_bayes.coverage"
+_GC4 = "verification.claims.pac_bayes.lstm_gc"
 
 
 def _shrunk_width(factor: float) -> Callable[[Any], Any]:
@@ -75,7 +75,7 @@ MUTANTS: tuple[Mutant, ...] = (
         Aim.IMPLEMENTATION,
         "holds by construction (KL of a product is the sum): gaussian_kl with its mean term "
         "counted twice must disagree with the full-covariance twin",
-        (wrap("verification.checks.pac_bayes_claims:gaussian_kl", _doubled_mean_term),),
+        (wrap("verification.claims.pac_bayes.product_kl:gaussian_kl", _doubled_mean_term),),
     ),
     Mutant(
         "T3.8",
@@ -117,7 +117,7 @@ MUTANTS: tuple[Mutant, ...] = (
         Aim.IMPLEMENTATION,
         "the (r+1)-minors taken with r + 1 factor columns (factors of the wrong width): they no "
         "longer vanish, so q_W(|det| <= t) = 1 fails and singularity must not be reported",
-        (wrap("verification.checks.klf:minor_vanishes", _minor_with_too_many_columns),),
+        (wrap("verification.claims.pac_bayes.klf:minor_vanishes", _minor_with_too_many_columns),),
     ),
     Mutant(
         "KLF",
@@ -127,7 +127,7 @@ MUTANTS: tuple[Mutant, ...] = (
         "KL(q_W || T#P') <= KL(Q || P) is false (at Q = P already), and must be refuted",
         (
             wrap(
-                "verification.checks.klf:product_kl",
+                "verification.claims.pac_bayes.klf:product_kl",
                 lambda f: (
                     lambda ma, sa, mb, sb, prior_std: f(ma, sa, mb, sb, prior_std=0.95 * prior_std)
                 ),
@@ -140,7 +140,7 @@ MUTANTS: tuple[Mutant, ...] = (
         Aim.TARGET,
         "the paper's 1.309 at (14, 20) replaced by our 1.236: every number then follows from "
         "one fitted constant and the verdict must become reproduced",
-        (wrap("verification.checks.lstm_f4:_F4_PAPER", lambda d: {**d, "used": 1.236}),),
+        (wrap("verification.claims.pac_bayes.lstm_f4:_F4_PAPER", lambda d: {**d, "used": 1.236}),),
     ),
     Mutant(
         "F4",
@@ -148,7 +148,7 @@ MUTANTS: tuple[Mutant, ...] = (
         Aim.TARGET,
         "the stated ranks read as (14, 24), where the fitted curve gives 1.309: the check must "
         "use the ranks it is given",
-        (replace("verification.checks.lstm_f4:F4_STATED_RANKS", (14, 24)),),
+        (replace("verification.claims.pac_bayes.lstm_f4:F4_STATED_RANKS", (14, 24)),),
     ),
     Mutant(
         "T3.8p",
@@ -159,7 +159,7 @@ MUTANTS: tuple[Mutant, ...] = (
         "data-dependent settings that refute it are dropped, so the verdict must become verified",
         (
             wrap(
-                "verification.checks.trained_kl:prior_settings",
+                "verification.claims.trained.kl:prior_settings",
                 lambda f: lambda budget: tuple(s for s in f(budget) if s.family == "mixture"),
             ),
         ),
@@ -170,7 +170,7 @@ MUTANTS: tuple[Mutant, ...] = (
         Aim.STATEMENT,
         "'comparable' read as within a factor 100 instead of 2 (the largest measured ratio at "
         "the quick budget is 91): every setting then passes and the verdict must become verified",
-        (replace("verification.checks.trained_premise:PREMISE_BAND", 100.0),),
+        (replace("verification.claims.trained.premise:PREMISE_BAND", 100.0),),
     ),
     Mutant(
         "F4g",

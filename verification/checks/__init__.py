@@ -1,1 +1,0 @@
-"""Check functions of the claim registry, one module per group of claims."""
