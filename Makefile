@@ -35,6 +35,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check theory lrbnn_core verification tests benchmarks
 	$(VENV)/bin/ruff format --check theory lrbnn_core verification tests benchmarks
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_kl_inverse.py

@@ -1,9 +1,11 @@
-"""The import directions of STYLE.md: theory never loads torch; lrbnn_core never sympy."""
+"""The import directions of STYLE.md (theory never loads torch; lrbnn_core never sympy) and the
+size rules of the house: no module over 500 lines, no folder with more than 15 modules."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -27,3 +29,23 @@ def test_theory_all_names_resolve() -> None:
 
     for name in theory.__all__:
         assert hasattr(theory, name), name
+
+
+_ROOT = Path(__file__).resolve().parents[1]
+#: The house rules of issue 13: one concept per module, folders a reader can take in at a glance.
+MAX_LINES, MAX_MODULES_PER_FOLDER = 500, 15
+
+
+@pytest.mark.parametrize("package", ["theory", "lrbnn_core", "verification"])
+def test_no_module_is_long_and_no_folder_is_crowded(package: str) -> None:
+    lines = {
+        str(p.relative_to(_ROOT)): len(p.read_text(encoding="utf-8").splitlines())
+        for p in (_ROOT / package).rglob("*.py")
+    }
+    long = {name: n for name, n in lines.items() if n > MAX_LINES}
+    crowded = {
+        str(d.relative_to(_ROOT)): len(list(d.glob("*.py")))
+        for d in [_ROOT / package, *(_ROOT / package).rglob("*")]
+        if d.is_dir() and len(list(d.glob("*.py"))) > MAX_MODULES_PER_FOLDER
+    }
+    assert long == {} and crowded == {}
