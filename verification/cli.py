@@ -2,6 +2,11 @@
 
 ``sweep`` (the main job: certificates and theory terms over ranks x widths x seeds), ``check``
 (every claim check, into ``paper_checks.md``) and ``figures`` (every theory figure).
+
+Exit codes: 0 success; 1 a finding (``check --mutants`` with a surviving mutant); 2 a failure
+(bad arguments, an unusable folder or file, a failing grid point, a crashed check, any other
+error), always one line on stderr, never a traceback (``--debug`` shows it); 130 interrupted
+(Ctrl-C or SIGTERM; a sweep keeps its finished points and says how many).
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from verification.registry import CLAIMS, Profile, claim_by_id
 
@@ -32,14 +37,39 @@ def _atomic_write(path: Path, text: str) -> None:
         raise
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (argparse prints the usage block first)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {_one_line(message)} (see {self.prog} --help)\n")
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def _refuse_out_under_a_file(out: Path | None, parser: argparse.ArgumentParser) -> None:
+    """Refuse before any work an ``--out`` that lies under a file (it could never be written)."""
+    if out is None:
+        return
+    for parent in out.parents:
+        if parent.exists() and not parent.is_dir():
+            parser.error(f"--out {out} is under the file {parent}, not a folder")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="lrbnn",
         description="Check the theory of low-rank Bayesian neural networks.",
+    )
+    common = _Parser(add_help=False)
+    common.add_argument(
+        "--debug", action="store_true", help="on an error, show the traceback (default: one line)"
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     check = sub.add_parser(
         "check",
+        parents=[common],
         help="run every claim check of CLAIMS.md and write paper_checks.md",
         description="Run every claim check and write paper_checks.md (one row per claim).",
     )
@@ -71,6 +101,7 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     figures = sub.add_parser(
         "figures",
+        parents=[common],
         help="regenerate every theory figure",
         description="Regenerate every theory figure (PNG) into a folder.",
     )
@@ -84,13 +115,14 @@ def _parser() -> argparse.ArgumentParser:
         "named sweep_*.png",
     )
     figures.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    _add_sweep(sub)
+    _add_sweep(sub, common)
     return parser
 
 
-def _add_sweep(sub: Any) -> None:
+def _add_sweep(sub: Any, common: _Parser) -> None:
     sweep = sub.add_parser(
         "sweep",
+        parents=[common],
         help="certificates, test metrics and theory terms over ranks x widths x seeds",
         description=(
             "Train and certify one model per grid point (low-rank at each rank, plus the "
@@ -138,11 +170,16 @@ def _add_sweep(sub: Any) -> None:
         help="quick (default: minutes), thorough (certified_training's full budget), "
         "smoke (seconds, tiny data: for trying the command)",
     )
+    sweep.add_argument(
+        "--wait",
+        action="store_true",
+        help="if another run holds DIR, wait for it to finish (default: say who holds it and stop)",
+    )
     sweep.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    from verification.sweep import PointFailed, SweepError, make_spec, prepare_output, run_sweep
+    from verification.sweep import SweepError, make_spec, run_sweep
 
     try:
         spec = make_spec(
@@ -161,20 +198,16 @@ def _sweep(args: argparse.Namespace) -> int:
                 "`--workers` is for local runs; with `--scheduler` the cluster's workers run "
                 "the points"
             )
-        prepare_output(args.out, spec)
         report = run_sweep(
             spec,
             args.out,
             workers=args.workers,
             scheduler=args.scheduler,
             progress=not args.no_progress,
+            wait=args.wait,
         )
     except SweepError as exc:
-        print(f"lrbnn sweep: {exc}", file=sys.stderr)
-        return 2
-    except PointFailed as exc:
-        print(f"lrbnn sweep: {exc}", file=sys.stderr)
-        return 1
+        return _fail("sweep", exc)
     print(
         f"lrbnn sweep: {report.n_points} grid points, {report.computed} computed now, "
         f"{report.reused} found in {report.out / 'points'}; {report.seconds:.1f} s"
@@ -192,9 +225,15 @@ def _figures(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     out: Path = args.out
     if out.exists() and not out.is_dir():
         parser.error(f"--out must be a folder; got the file {out}")
+    _refuse_out_under_a_file(out, parser)
     sweep: Path | None = args.sweep
     if sweep is not None and not (sweep / "results.csv").is_file():
         parser.error(f"--sweep must be a sweep folder holding results.csv; got {sweep}")
+    if sweep is not None:
+        from verification.sweep import read_results
+
+        # refuse a malformed results.csv before spending minutes on the theory figures
+        read_results(sweep / "results.csv")
     for path in make_figures(out, progress=not args.no_progress):
         print(f"wrote {path}")
     if sweep is not None:
@@ -220,13 +259,13 @@ def _check(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         out = Path("paper_checks.md")
     if out is not None and out.exists() and out.is_dir():
         parser.error(f"--out must be a file path; got the directory {out}")
+    _refuse_out_under_a_file(out, parser)
     if args.mutants:
         return _mutants(args, claims, profile, args.out)
     try:
         results = run_claims(claims, profile=profile, progress=not args.no_progress)
     except CheckCrashed as exc:
-        print(f"lrbnn check: {exc}", file=sys.stderr)
-        return 1
+        return _fail("check", exc)
     text = render_markdown(results, profile=profile)
     for r in results:
         print(f"{r.claim.id:7s} {r.outcome.verdict.value:18s} {r.seconds:7.2f} s", file=sys.stderr)
@@ -262,14 +301,48 @@ def _mutants(
     return 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = _parser()
-    args = parser.parse_args(argv)
+def _fail(command: str, exc: BaseException | str) -> int:
+    """Print ``exc`` as one line on stderr; exit code 2."""
+    print(f"lrbnn {command}: {_one_line(str(exc))}", file=sys.stderr)
+    return 2
+
+
+def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     if args.command == "check":
         return _check(args, parser)
     if args.command == "figures":
         return _figures(args, parser)
-    if args.command == "sweep":
-        return _sweep(args)
-    parser.print_help(sys.stderr)
-    return 2
+    return _sweep(args)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code (module docstring)."""
+    from verification.sweep import PointFailed, SweepError, SweepInterrupted
+
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return 2
+    command = args.command
+    try:
+        return _run(args, parser)
+    except SweepInterrupted as exc:
+        print(f"lrbnn {command}: {exc}", file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:
+        print(f"lrbnn {command}: interrupted", file=sys.stderr)
+        return 130
+    except (SweepError, PointFailed) as exc:
+        if args.debug:
+            raise
+        return _fail(command, exc)
+    except OSError as exc:
+        if args.debug:
+            raise
+        where = f"{exc.filename}: " if exc.filename else ""
+        return _fail(command, f"{where}{exc.strerror or exc}")
+    except Exception as exc:
+        if args.debug:
+            raise
+        return _fail(command, f"{type(exc).__name__}: {exc} (rerun with --debug for the traceback)")

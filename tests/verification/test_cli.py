@@ -48,7 +48,8 @@ def test_bad_arguments_exit_2_with_one_line_reason(
     with pytest.raises(SystemExit) as exc:
         main(argv)
     assert exc.value.code == 2
-    assert message in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1, err
 
 
 def test_check_out_must_not_be_a_directory(tmp_path: Path) -> None:
@@ -126,3 +127,56 @@ def test_check_mutants_fails_when_a_mutant_survives(
     assert main(["check", "--mutants", "--only", "P3", "--out", str(out), "--no-progress"]) == 1
     assert "reproduced -> reproduced | survived" in out.read_text()
     assert "mutants not killed: P3/no_op" in capsys.readouterr().err
+
+
+def test_any_failure_is_one_line_and_debug_shows_the_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An unexpected error inside a command (here: a figure function that raises) is one line
+    with exit code 2; ``--debug`` lets the traceback through. Ctrl-C outside a sweep exits 130
+    with one line."""
+    import verification.figures as figures
+
+    def broken(*args: object, **kwargs: object) -> list[Path]:
+        raise RuntimeError("the renderer broke\non two lines")
+
+    monkeypatch.setattr(figures, "make_figures", broken)
+    assert main(["figures", "--out", str(tmp_path), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        "lrbnn figures: RuntimeError: the renderer broke on two lines "
+        "(rerun with --debug for the traceback)\n"
+    )
+    with pytest.raises(RuntimeError, match="the renderer broke"):
+        main(["figures", "--out", str(tmp_path), "--no-progress", "--debug"])
+
+    def interrupted(*args: object, **kwargs: object) -> list[Path]:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(figures, "make_figures", interrupted)
+    assert main(["figures", "--out", str(tmp_path), "--no-progress"]) == 130
+    assert capsys.readouterr().err == "lrbnn figures: interrupted\n"
+
+
+def test_an_unwritable_out_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "file").write_text("")
+    for argv in (
+        ["figures", "--out", str(tmp_path / "file" / "sub"), "--no-progress"],
+        ["check", "--only", "P1", "--out", str(tmp_path / "file" / "x.md")],
+    ):
+        with pytest.raises(SystemExit) as exc:
+            main(argv)
+        assert exc.value.code == 2
+        err = capsys.readouterr().err
+        assert f"is under the file {tmp_path / 'file'}" in err and len(err.splitlines()) == 1
+    import verification.cli as cli
+
+    def read_only(path: Path, text: str) -> None:  # tests run as root: simulate the refusal
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(cli, "_atomic_write", read_only)
+    assert main(["check", "--only", "P1", "--out", str(tmp_path / "x.md"), "--no-progress"]) == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last == f"lrbnn check: {tmp_path / 'x.md'}: Permission denied"

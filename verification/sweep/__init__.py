@@ -9,7 +9,10 @@ The modules, one concept each (every public name is re-exported here):
 * :mod:`~verification.sweep.point`: one grid point (:func:`compute_point`, :func:`run_point`);
 * :mod:`~verification.sweep.columns`: ``results.csv``'s columns (:data:`COLUMNS`), rows and
   bytes;
-* :mod:`~verification.sweep.storage`: point files, resuming, ``meta.json``, ``timings.csv``;
+* :mod:`~verification.sweep.schema`: what a stored value may be (point records, ``results.csv``);
+* :mod:`~verification.sweep.storage`: point files (with digests), resuming, ``meta.json``,
+  ``timings.csv``;
+* :mod:`~verification.sweep.lock`: the output folder's exclusive lock;
 * :mod:`~verification.sweep.execution`: the executors (this process, a process pool, dask);
 * :mod:`~verification.sweep.driver`: :func:`run_sweep`, which joins them;
 * :mod:`~verification.sweep.figures`: the figures drawn from ``results.csv``.
@@ -34,7 +37,12 @@ among: they are repetitions (the figures show their mean and range); picking the
 need :math:`\ln(\#\text{seeds})` more nats.
 
 **Reliability.** Each finished point is written atomically to ``DIR/points/<point_id>.json``
-(temporary file, fsync, ``os.replace``); a restarted sweep recomputes only the missing points.
+(temporary file, fsync, ``os.replace``) with the SHA-256 digest of its content; a restarted
+sweep recomputes only the missing points, and any point file that fails its digest, its schema
+or finiteness (one line names it). ``meta.json`` carries its own digest and the sweep's
+identity (arguments, settings, result-relevant package versions, commit and uncommitted code
+changes): a folder written with another identity is refused. One run at a time holds a folder
+(an OS lock, released when its process ends); Ctrl-C or SIGTERM keeps every finished point.
 ``DIR/results.csv`` is assembled from the point files in grid order, with repr-exact floats
 (:data:`COLUMNS`); it depends only on the arguments (and the hardware and package versions:
 identical bits need the same floating-point code paths), never on the executor, the number of
@@ -53,7 +61,7 @@ E13/E17 (Gaussian complexity) of ``CLAIMS.md``.
 
 from verification.sweep.budgets import PINTO_C0
 from verification.sweep.columns import COLUMNS, assemble_rows, results_csv
-from verification.sweep.driver import SweepReport, run_sweep
+from verification.sweep.driver import SweepInterrupted, SweepReport, run_sweep
 from verification.sweep.execution import Executor, PointFailed, execute, executor_kind
 from verification.sweep.figures import (
     BOUND_VS_RANK,
@@ -62,7 +70,9 @@ from verification.sweep.figures import (
     make_sweep_figures,
     read_results,
 )
+from verification.sweep.lock import FolderBusy, folder_lock
 from verification.sweep.point import compute_point, run_point, tail_from_singular_values
+from verification.sweep.schema import parse_results, validate_record
 from verification.sweep.spec import (
     DEFAULT_RANKS,
     DEFAULT_SEEDS,
@@ -79,7 +89,13 @@ from verification.sweep.spec import (
     make_spec,
     max_rank,
 )
-from verification.sweep.storage import prepare_output, read_record, write_record
+from verification.sweep.storage import (
+    check_folder,
+    prepare_output,
+    read_record,
+    remove_temporaries,
+    write_record,
+)
 
 __all__ = [
     "BOUND_VS_RANK",
@@ -92,29 +108,36 @@ __all__ = [
     "PINTO_C0",
     "Arch",
     "Executor",
+    "FolderBusy",
     "PointFailed",
     "PointSpec",
     "SweepDataset",
     "SweepError",
+    "SweepInterrupted",
     "SweepProfile",
     "SweepReport",
     "SweepSpec",
     "assemble_rows",
+    "check_folder",
     "compute_point",
     "critical_rank_for",
     "execute",
     "executor_kind",
+    "folder_lock",
     "grid",
     "grid_penalty",
     "make_spec",
     "make_sweep_figures",
     "max_rank",
+    "parse_results",
     "prepare_output",
     "read_record",
     "read_results",
+    "remove_temporaries",
     "results_csv",
     "run_point",
     "run_sweep",
     "tail_from_singular_values",
+    "validate_record",
     "write_record",
 ]

@@ -9,12 +9,19 @@ it draws). A tqdm bar over grid points, with an ETA, shows progress in every mod
 
 A failing point stops the run: the points not yet started are cancelled and the error names the
 point; every point that finished before is already stored, so rerunning resumes.
+
+An interruption (Ctrl-C, or SIGTERM turned into ``KeyboardInterrupt`` by the driver) stops the
+run at once: results that workers had finished are still handed to ``on_result`` (so they are
+stored), the points in flight are dropped, and the pool's workers are killed within about a
+second. Workers ignore SIGINT and SIGTERM themselves: a Ctrl-C in a terminal reaches the whole
+process group, and the driver, not each worker, decides what happens.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -84,6 +91,12 @@ def _worker_init() -> None:
     the worker when the driver process is gone."""
     import torch
 
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    # tqdm's default lock is a multiprocessing semaphore registered with the resource tracker:
+    # a worker killed on an interruption would leave it behind (and Python warns about the
+    # leak at exit); a worker shows no bar, so a thread lock does
+    tqdm.set_lock(threading.RLock())
     torch.set_num_threads(1)
     threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
 
@@ -157,6 +170,46 @@ def execute(
     return len(points)
 
 
+#: How long stopped workers get to exit before they are killed, in seconds.
+_STOP_GRACE_S = 1.0
+
+
+def _deliver_finished(
+    futures: dict[Any, P],
+    delivered: set[str],
+    on_result: Callable[[P, Any], None],
+    finished: Callable[[Any], bool],
+) -> None:
+    """Hand every result that finished but was not yet delivered to ``on_result`` (after an
+    interruption or another point's failure: finished work is stored, never discarded)."""
+    for future, point in futures.items():
+        if point.point_id not in delivered and finished(future):
+            on_result(point, future.result())
+            delivered.add(point.point_id)
+
+
+def _pool_finished(future: Future[Any]) -> bool:
+    return future.done() and not future.cancelled() and future.exception() is None
+
+
+def _stop_pool(pool: ProcessPoolExecutor) -> None:
+    """Cancel what has not started and kill the workers (they ignore SIGTERM: see the module
+    docstring); returns within about ``_STOP_GRACE_S``."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    manager = getattr(pool, "_executor_manager_thread", None)
+    pool.shutdown(wait=False, cancel_futures=True)
+    for proc in processes:
+        if proc.is_alive():
+            proc.kill()
+    deadline = time.monotonic() + _STOP_GRACE_S
+    for proc in processes:
+        proc.join(timeout=max(0.0, deadline - time.monotonic()))
+    # the workers are gone: the pool's manager thread sees a broken pool and closes its queues
+    # (without this join, their semaphores leak and Python warns at exit)
+    if manager is not None:
+        manager.join(timeout=max(0.1, deadline - time.monotonic()))
+
+
 def _run_pool(
     points: Sequence[P],
     fn: Callable[[P], R],
@@ -169,8 +222,11 @@ def _run_pool(
     pool = ProcessPoolExecutor(
         max_workers=min(workers, len(points)), mp_context=context, initializer=_worker_init
     )
+    futures: dict[Future[R], P] = {}
+    delivered: set[str] = set()
+    clean = False
     try:
-        futures: dict[Future[R], P] = {pool.submit(fn, p): p for p in points}
+        futures = {pool.submit(fn, p): p for p in points}
         for future in as_completed(futures):
             point = futures[future]
             try:
@@ -178,10 +234,18 @@ def _run_pool(
             except Exception as exc:
                 raise PointFailed(f"grid point {point.point_id} failed: {exc}") from exc
             on_result(point, result)
+            delivered.add(point.point_id)
             bar.update(1)
+        clean = True
     finally:
-        # on an error or Ctrl-C: drop the points not started, do not wait for them
-        pool.shutdown(wait=True, cancel_futures=True)
+        if clean:
+            pool.shutdown(wait=True)
+        else:
+            # on an error or an interruption: keep what finished, drop the rest, do not wait
+            try:
+                _deliver_finished(futures, delivered, on_result, _pool_finished)
+            finally:
+                _stop_pool(pool)
 
 
 def _run_dask(
@@ -202,6 +266,9 @@ def _run_dask(
         client = Client(scheduler, timeout="30s", set_as_default=False)
     except (OSError, TimeoutError) as exc:
         raise PointFailed(f"could not connect to the dask scheduler at {scheduler}: {exc}") from exc
+    futures: list[Any] = []
+    delivered: set[str] = set()
+    clean = False
     try:
         # pure=False: every submission runs (no result cached from another sweep)
         futures = [client.submit(fn, p, pure=False) for p in points]
@@ -211,9 +278,17 @@ def _run_dask(
             try:
                 result = future.result()
             except Exception as exc:
-                client.cancel(futures)
                 raise PointFailed(f"grid point {point.point_id} failed: {exc}") from exc
             on_result(point, result)
+            delivered.add(point.point_id)
             bar.update(1)
+        clean = True
     finally:
-        client.close()
+        try:
+            if not clean:
+                done = dict(zip(futures, points, strict=False))
+                _deliver_finished(done, delivered, on_result, lambda f: f.status == "finished")
+        finally:
+            if not clean:
+                client.cancel(futures)
+            client.close()

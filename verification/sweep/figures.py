@@ -17,7 +17,6 @@ Matplotlib's Agg backend, fixed sizes and no PNG metadata: the same results give
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 import shlex
@@ -26,6 +25,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from verification.sweep.schema import parse_results
+from verification.sweep.spec import SweepError
 
 __all__ = [
     "BOUND_VS_RANK",
@@ -41,8 +43,6 @@ COMPLEXITY_RATIO = "complexity_ratio.png"
 #: no ``Software`` text chunk: the bytes do not depend on matplotlib's version string
 _PNG_METADATA: dict[str, str | None] = {"Software": None}
 _DPI = 130
-_INT_COLUMNS = {"rank", "width", "seed", "n_train", "n_bound", "params", "stochastic"}
-_TEXT_COLUMNS = {"point_id", "dataset", "arch", "family", "prior", "layer_shapes"}
 #: (column, legend label, colour, width of the mean-field line: the McAllester line is drawn
 #: wider so that it shows around the kl-inverse line it often nearly equals)
 _SERIES = (
@@ -52,23 +52,32 @@ _SERIES = (
 )
 
 
-def _value(column: str, text: str) -> Any:
-    if text == "":
-        return None
-    if column in _TEXT_COLUMNS:
-        return text
-    if column in _INT_COLUMNS:
-        return int(text)
-    if ";" in text or column in {"layer_ranks", "spectral_norms"} or "tail" in column:
-        return [float(v) for v in text.split(";")]
-    return float(text)
-
-
 def read_results(path: Path | str) -> list[dict[str, Any]]:
     """The rows of a ``results.csv``, numbers parsed (blank cells are ``None``; per-layer cells
-    are lists)."""
-    with open(path, encoding="utf-8", newline="") as fh:
-        return [{k: _value(k, v) for k, v in row.items()} for row in csv.DictReader(fh)]
+    are lists) and every cell checked against :data:`~verification.sweep.COLUMNS`
+    (:func:`~verification.sweep.schema.parse_results`: a malformed file raises
+    :class:`~verification.sweep.SweepError` naming its line and column; non-finite values are
+    refused, never dropped)."""
+    return parse_results(path)
+
+
+def _read_meta(folder: Path) -> tuple[dict[str, Any], float]:
+    """``meta.json`` and its ``settings.delta``, or :class:`SweepError` naming the file."""
+    path = folder / "meta.json"
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+        delta = meta["settings"]["delta"]
+    except FileNotFoundError:
+        raise SweepError(
+            f"{path} is missing (a sweep folder holds it next to results.csv)"
+        ) from None
+    except (OSError, ValueError, KeyError, TypeError, UnicodeDecodeError):
+        raise SweepError(f"{path} is unreadable or lacks settings.delta") from None
+    if isinstance(delta, bool) or not isinstance(delta, (int, float)):
+        raise SweepError(f"{path}: settings.delta must be a number in (0, 1); got {delta!r}")
+    if not math.isfinite(delta) or not 0.0 < delta < 1.0:
+        raise SweepError(f"{path}: settings.delta must be in (0, 1); got {delta!r}")
+    return meta, float(delta)
 
 
 def _layer_dims(shapes: str) -> tuple[list[int], list[int]]:
@@ -292,10 +301,7 @@ def make_sweep_figures(
     then sidecar, per figure)."""
     folder = Path(out)
     rows = read_results(folder / "results.csv")
-    meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
-    delta = float(meta["settings"]["delta"])
-    if not math.isfinite(delta) or not 0.0 < delta < 1.0:
-        raise ValueError(f"meta.json's settings.delta must be in (0, 1); got {delta!r}")
+    meta, delta = _read_meta(folder)
     figures = folder / "figures" if into is None else Path(into)
     figures.mkdir(parents=True, exist_ok=True)
     pngs = [plot_bound_vs_rank(rows, figures / f"{prefix}{BOUND_VS_RANK}", delta=delta)]

@@ -39,9 +39,9 @@ from verification.sweep.spec import Arch, PointSpec, SweepDataset
 __all__ = ["compute_point", "run_point", "tail_from_singular_values"]
 
 #: The format and version of a point's record (``DIR/points/<point_id>.json``; checked on resume
-#: by :func:`verification.sweep.storage.read_record`).
+#: by :func:`verification.sweep.storage.read_record`). Version 2: the file carries its digest.
 _POINT_FORMAT = "lrbnn-sweep-point"
-_VERSION = 1
+_VERSION = 2
 
 
 class _ThreadLimit:

@@ -42,6 +42,7 @@ def test_output_holding_another_sweep_is_refused(
     assert sorted(p.name for p in (reference / "points").iterdir()) == before
     # sweep files without meta.json, an unreadable meta.json, a file as --out
     (tmp_path / "a" / "points").mkdir(parents=True)
+    (tmp_path / "a" / "points" / "w8-s0-r1.json").write_text("{}")
     with pytest.raises(SweepError, match=r"holds sweep files but no meta\.json"):
         prepare_output(tmp_path / "a", other)
     (tmp_path / "b").mkdir()
@@ -88,7 +89,7 @@ def test_point_files_are_written_atomically(
     assert list((tmp_path / "points").iterdir()) == []
     monkeypatch.undo()
     path = write_record(tmp_path, point, record)
-    assert read_record(tmp_path, point) == record
+    assert read_record(tmp_path, point) == {k: v for k, v in record.items() if k != "digest"}
     assert path.stat().st_mode & 0o777 == 0o666 & ~_umask()
     with pytest.raises(ValueError, match="does not belong to grid point w8-s0-r2"):
         write_record(tmp_path, grid(make_spec(**TINY))[1], record)
@@ -107,6 +108,7 @@ def test_resume_computes_only_missing_points(
     foreign = json.loads((points / "w8-s0-r1.json").read_text())
     (points / "w8-s1-r1.json").write_text(json.dumps(foreign))  # another point's record
     (points / ".w8-s1-r2.json.abc123.tmp").write_text('{"trunc')  # a write killed mid-way
+    (out / ".timings.csv.def456.tmp").write_text("point_id,sec")  # the driver killed mid-write
     calls: list[str] = []
 
     def counting(point: PointSpec) -> dict[str, Any]:
@@ -116,8 +118,10 @@ def test_resume_computes_only_missing_points(
     report = run_sweep(make_spec(**TINY), out, progress=False, point_fn=counting)
     assert sorted(calls) == ["w8-s0-r2", "w8-s1-mf", "w8-s1-r1"]
     assert (report.computed, report.reused) == (3, 3)
-    assert not list(points.glob(".*.tmp"))
-    assert "is unreadable; recomputing it" in capsys.readouterr().err
+    assert not list(points.glob(".*.tmp")) and not list(out.glob(".*.tmp"))
+    err = capsys.readouterr().err
+    assert "w8-s1-mf.json is unreadable (not JSON); recomputing it" in err
+    assert "w8-s1-r1.json belongs to another grid point; recomputing it" in err
     assert (out / "results.csv").read_bytes() == (reference / "results.csv").read_bytes()
     again = run_sweep(make_spec(**TINY), out, progress=False, point_fn=counting, figures=False)
     assert again.computed == 0 and len(calls) == 3
