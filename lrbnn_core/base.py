@@ -22,10 +22,13 @@ __all__ = [
     "KLMethod",
     "SamplingMode",
     "bayesian_modules",
+    "check_dtype",
     "check_finite_through",
     "check_input",
+    "check_model",
     "check_size",
     "model_kl",
+    "nonfinite_parameter",
     "set_generator",
     "set_prior",
     "set_sampling",
@@ -56,12 +59,46 @@ class KLMethod(str, Enum):
     MONTE_CARLO = "monte_carlo"
 
 
-def sampling_mode(value: Any) -> SamplingMode:
-    return parse_enum(SamplingMode, value, "sampling")
+def sampling_mode(value: Any, name: str = "sampling") -> SamplingMode:
+    return parse_enum(SamplingMode, value, name)
 
 
-def kl_method(value: Any) -> KLMethod:
-    return parse_enum(KLMethod, value, "method")
+def kl_method(value: Any, name: str = "method") -> KLMethod:
+    return parse_enum(KLMethod, value, name)
+
+
+def check_model(model: Any, name: str = "model") -> nn.Module:
+    """``model`` if it is a ``torch.nn.Module``, else a TypeError naming ``name``."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"`{name}` must be a torch.nn.Module; got {type(model).__name__}")
+    return model
+
+
+def check_dtype(dtype: Any, name: str = "dtype") -> torch.dtype | None:
+    """``None`` or a torch floating dtype. A string (``"float64"``) is refused rather than
+    guessed at: torch itself takes only ``torch.dtype`` objects."""
+    if dtype is None:
+        return None
+    if not isinstance(dtype, torch.dtype):
+        raise TypeError(
+            f"`{name}` must be a torch floating dtype (torch.float32, torch.float64) or None; "
+            f"got {dtype!r} ({type(dtype).__name__})"
+        )
+    if not dtype.is_floating_point:
+        raise TypeError(
+            f"`{name}` must be a torch floating dtype (torch.float32, torch.float64) or None; "
+            f"got {dtype}"
+        )
+    return dtype
+
+
+def nonfinite_parameter(module: nn.Module) -> str | None:
+    """The qualified name of the first parameter or buffer of ``module`` holding NaN or
+    infinity, or ``None``: for error messages only (one pass over every tensor)."""
+    for name, t in (*module.named_parameters(), *module.named_buffers()):
+        if (t.is_floating_point() or t.is_complex()) and not bool(torch.isfinite(t).all()):
+            return name
+    return None
 
 
 class BayesianModule(nn.Module):
@@ -131,14 +168,18 @@ def set_prior(
         raise ValueError(f"`model` ({type(model).__name__}) has no Bayesian layer")
     if centre is None:
         if centre_std_scale is not None:
-            raise ValueError("`centre_std_scale` needs a `centre` model")
+            raise ValueError(
+                f"`centre_std_scale` needs a `centre` model; got centre_std_scale="
+                f"{centre_std_scale!r} with centre=None"
+            )
         for layer in layers:
             layer.set_prior(prior)
         return
-    sources = bayesian_modules(centre)
+    sources = bayesian_modules(check_model(centre, "centre"))
     if [type(m) for m in sources] != [type(m) for m in layers]:
         raise ValueError(
-            "`centre` must have the architecture of `model` (the same Bayesian layers)"
+            "`centre` must have the architecture of `model` (the same Bayesian layers); got a "
+            f"{type(centre).__name__} with {len(sources)} Bayesian layers for {len(layers)}"
         )
     if centre_std_scale is not None and not (
         isinstance(centre_std_scale, (int, float))
@@ -162,6 +203,7 @@ def set_prior(
 def bayesian_modules(model: nn.Module) -> list[BayesianModule]:
     """The outermost ``BayesianModule`` s of ``model`` (itself included), in module order: a
     Bayesian layer built from Bayesian sub-layers counts once, through its own ``kl``."""
+    check_model(model)
     found: list[BayesianModule] = []
 
     def walk(module: nn.Module) -> None:
@@ -182,19 +224,41 @@ def model_kl(
     n_samples: int = 1,
     generator: torch.Generator | None = None,
     dtype: torch.dtype | None = None,
+    check_finite: bool = True,
 ) -> Tensor:
     """Sum of ``kl`` over every Bayesian layer of ``model``; raises if there is none (a model
     without stochastic parameters has no posterior to certify or regularise). ``dtype``: see
-    :meth:`BayesianModule.kl` (``torch.float64`` for certificates)."""
+    :meth:`BayesianModule.kl` (``torch.float64`` for certificates).
+
+    A KL that is not finite raises ``ValueError`` naming the first parameter of ``model`` that
+    holds NaN or infinity (or saying that it overflowed from finite parameters).
+    ``check_finite=False`` skips that check, which waits for the value: for training loops
+    that check the loss the KL enters anyway (one wait per step, not two)."""
     layers = bayesian_modules(model)
     if not layers:
         raise ValueError(
             f"`model` ({type(model).__name__}) has no stochastic parameters: no Bayesian layer"
         )
+    method = kl_method(method)
+    dtype = check_dtype(dtype)
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(f"`generator` must be a torch.Generator or None; got {generator!r}")
+    if not isinstance(check_finite, bool):
+        raise TypeError(f"`check_finite` must be a bool; got {check_finite!r}")
     # ``dtype`` only when asked for, so that layers written before it existed keep working
     extra = {} if dtype is None else {"dtype": dtype}
     terms = [m.kl(method, n_samples=n_samples, generator=generator, **extra) for m in layers]
-    return torch.stack(terms).sum()
+    total = torch.stack(terms).sum()
+    if check_finite and not bool(torch.isfinite(total)):
+        bad = nonfinite_parameter(model)
+        if bad is not None:
+            raise ValueError(f"`model` parameter {bad!r} contains NaN or infinite values")
+        raise ValueError(
+            f"the KL of `model` is {total.item()} although its parameters are finite: a "
+            f"posterior std underflowed to 0 (softplus of a very negative rho) or a term "
+            f"overflowed in {total.dtype}"
+        )
+    return total
 
 
 def stochastic_parameter_count(model: nn.Module) -> int:
@@ -208,7 +272,8 @@ def stochastic_parameter_count(model: nn.Module) -> int:
 
 def set_sampling(model: nn.Module, mode: SamplingMode | str) -> None:
     """Set the sampling mode of every Bayesian layer of ``model``."""
-    chosen = sampling_mode(mode)
+    check_model(model)
+    chosen = sampling_mode(mode, "mode")
     for module in model.modules():
         if isinstance(module, BayesianModule):
             module.sampling = chosen
@@ -217,6 +282,7 @@ def set_sampling(model: nn.Module, mode: SamplingMode | str) -> None:
 def set_generator(model: nn.Module, generator: torch.Generator | None) -> None:
     """Make every Bayesian layer of ``model`` draw from ``generator`` (one stream for the whole
     model: two runs from one seed give identical numbers)."""
+    check_model(model)
     if generator is not None and not isinstance(generator, torch.Generator):
         raise TypeError(f"`generator` must be a torch.Generator or None; got {generator!r}")
     for module in model.modules():
@@ -234,8 +300,9 @@ def check_input(
     dtype: torch.dtype | None = None,
 ) -> Tensor:
     """``x`` as a floating tensor whose last axis has ``features`` entries and (if ``finite``) no
-    NaN/inf. Layers that reduce ``x`` to a smaller tensor first check that one instead
-    (:func:`check_finite_through`): a full pass over ``x`` costs more than a low-rank layer."""
+    NaN/inf. The Bayesian linear layers check their output instead (``finite=False`` here,
+    then :func:`check_finite_through`): a bad ``x`` always reaches it, and a full pass over
+    ``x`` costs more than a low-rank layer."""
     if not isinstance(x, Tensor):
         raise TypeError(f"`{name}` must be a torch.Tensor; got {type(x).__name__}")
     if not x.is_floating_point():
@@ -252,17 +319,35 @@ def check_input(
     return x
 
 
-def check_finite_through(t: Tensor, x: Tensor, what: str, name: str = "x") -> Tensor:
-    """Raise if ``t``, computed from ``x`` by sums of products (such as ``x @ B``), is not finite.
+def check_finite_through(
+    t: Tensor,
+    x: Tensor,
+    what: str,
+    name: str = "x",
+    *,
+    module: nn.Module | None = None,
+    stages: tuple[tuple[str, Tensor], ...] = (),
+) -> Tensor:
+    """Raise if ``t``, computed from ``x`` (and ``module``'s parameters) by sums of products
+    (such as ``(x @ B) @ A.T``), is not finite.
 
     A NaN or infinite entry of ``x`` always makes ``t`` non-finite (NaN times anything is NaN;
     infinity times a nonzero is infinite, times zero NaN, and a sum with a non-finite term is
-    non-finite), so checking the small ``t`` catches every bad ``x``; the message then says which
-    of the two failed."""
+    non-finite), and so does one of a parameter; so one check of ``t`` (one wait for the
+    device) catches every bad ``x``. Only on failure is the cause looked for, and named: ``x``,
+    else the first non-finite parameter of ``module``, else the first non-finite intermediate
+    of ``stages`` (``(what, tensor)`` pairs), else ``what``, overflowed from finite values."""
     if not bool(torch.isfinite(t).all()):
         if not bool(torch.isfinite(x).all()):
             raise ValueError(f"`{name}` contains NaN or infinite values")
-        raise ValueError(f"{what} overflowed (non-finite) for a finite `{name}`")
+        bad = None if module is None else nonfinite_parameter(module)
+        if bad is not None:
+            raise ValueError(
+                f"parameter {bad!r} of the {type(module).__name__} contains NaN or infinite "
+                f"values (the input `{name}` is finite)"
+            )
+        where = next((w for w, s in stages if not bool(torch.isfinite(s).all())), what)
+        raise ValueError(f"{where} overflowed (non-finite) for a finite `{name}`")
     return t
 
 

@@ -61,9 +61,10 @@ def kl_inv_upper_torch(q: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
     Parameters
     ----------
     q : torch.Tensor
-        Empirical risks in :math:`[0, 1]`.
+        Empirical risks in :math:`[0, 1]`, a floating dtype (integer and bool tensors are
+        refused, not promoted: ``torch.tensor(0)`` is more often a bug than a risk).
     c : torch.Tensor
-        Budgets :math:`c \ge 0`; broadcasts against ``q``.
+        Budgets :math:`c \ge 0`, a floating dtype; broadcasts against ``q``.
 
     Returns
     -------
@@ -83,10 +84,17 @@ def kl_inv_upper_torch(q: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
     >>> round(p.item(), 6), q.grad.item() > 1
     (0.378392, True)
     """
-    if not isinstance(q, torch.Tensor) or not isinstance(c, torch.Tensor):
-        raise TypeError(
-            f"`q` and `c` must be torch tensors; got {type(q).__name__} and {type(c).__name__}"
-        )
-    q_b, c_b = torch.broadcast_tensors(q, c)
+    for name, t in (("q", q), ("c", c)):
+        if not isinstance(t, torch.Tensor):
+            raise TypeError(f"`{name}` must be a torch.Tensor; got {type(t).__name__}")
+        if not t.is_floating_point():
+            raise TypeError(f"`{name}` must be a floating-point tensor; got dtype {t.dtype}")
+    try:
+        q_b, c_b = torch.broadcast_tensors(q, c)
+    except RuntimeError:
+        raise ValueError(
+            f"`q` and `c` must broadcast to one shape; got shapes {tuple(q.shape)} and "
+            f"{tuple(c.shape)}"
+        ) from None
     out: torch.Tensor = _KLInvUpper.apply(q_b, c_b)
     return out

@@ -15,11 +15,12 @@ from collections.abc import Sequence
 from enum import Enum
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
-from lrbnn_core._validation import parse_enum
-from lrbnn_core.base import SamplingMode, check_size
+from lrbnn_core._validation import check_tensor_size, parse_enum
+from lrbnn_core.base import SamplingMode, check_dtype, check_size
 from lrbnn_core.layers import LowRankBayesLinear, MeanFieldBayesLinear
 from lrbnn_core.priors import Prior
 from theory.initialisation import InitTarget, target_variance
@@ -102,6 +103,9 @@ def make_linear(
         return MeanFieldBayesLinear(in_features, out_features, **common)
     n = check_size(in_features, "in_features")
     m = check_size(out_features, "out_features")
+    dtype = check_dtype(dtype)
+    itemsize = (dtype or torch.get_default_dtype()).itemsize
+    check_tensor_size({"out_features": m, "in_features": n}, "the weight", itemsize)
     if not isinstance(bias, bool):
         raise TypeError(f"`bias` must be a bool; got {bias!r}")
     if generator is not None and not isinstance(generator, torch.Generator):
@@ -119,6 +123,25 @@ def make_linear(
     return layer
 
 
+def _check_widths(widths: Any) -> tuple[int, ...]:
+    """``widths`` as a tuple of at least 2 ints >= 1: a sequence (or 1-D integer array) of ints,
+    never a str or bytes (``"432"`` is not ``(4, 3, 2)``), bools or floats."""
+    if isinstance(widths, (str, bytes)) or not isinstance(widths, (Sequence, np.ndarray)):
+        raise TypeError(
+            f"`widths` must be a sequence of ints (h_0, ..., h_L); got {widths!r} "
+            f"({type(widths).__name__})"
+        )
+    for i, w in enumerate(widths):
+        if isinstance(w, (bool, np.bool_)) or not isinstance(w, (int, np.integer)):
+            raise TypeError(
+                f"`widths[{i}]` must be an int; got {w!r} ({type(w).__name__}) in {widths!r}"
+            )
+    dims = tuple(int(w) for w in widths)
+    if len(dims) < 2 or any(w < 1 for w in dims):
+        raise ValueError(f"`widths` must hold at least 2 ints >= 1; got {widths!r}")
+    return dims
+
+
 def layer_ranks(widths: Sequence[int], rank: int | Sequence[int]) -> tuple[int, ...]:
     r"""The rank of every layer of an MLP with these widths.
 
@@ -132,23 +155,30 @@ def layer_ranks(widths: Sequence[int], rank: int | Sequence[int]) -> tuple[int, 
     >>> layer_ranks((64, 32, 10), 16), layer_ranks((64, 32, 10), (8, 4))
     ((16, 10), (8, 4))
     """
-    dims = [int(w) for w in widths]
-    if len(dims) < 2 or any(w < 1 for w in dims):
-        raise ValueError(f"`widths` must hold at least 2 ints >= 1; got {list(widths)!r}")
+    dims = _check_widths(widths)
     full = [min(a, b) for a, b in itertools.pairwise(dims)]
-    if isinstance(rank, bool) or not isinstance(rank, (int, Sequence)):
+    if isinstance(rank, (bool, np.bool_, str, bytes)) or not isinstance(
+        rank, (int, np.integer, Sequence)
+    ):
         raise TypeError(f"`rank` must be an int or a sequence of ints; got {rank!r}")
-    if isinstance(rank, int):
+    if isinstance(rank, (int, np.integer)):
+        rank = int(rank)
         if rank < 1:
             raise ValueError(f"`rank` must be an int >= 1; got {rank!r}")
         return tuple(min(rank, f) for f in full)
     ranks = tuple(rank)
     if len(ranks) != len(full):
-        raise ValueError(f"`rank` must have one entry per layer ({len(full)}); got {len(ranks)}")
+        raise ValueError(
+            f"`rank` must have one entry per layer ({len(full)}); got {len(ranks)}: {rank!r}"
+        )
     for i, (r, f) in enumerate(zip(ranks, full, strict=True)):
-        if isinstance(r, bool) or not isinstance(r, int) or not 1 <= r <= f:
+        if (
+            isinstance(r, (bool, np.bool_))
+            or not isinstance(r, (int, np.integer))
+            or not 1 <= r <= f
+        ):
             raise ValueError(f"`rank[{i}]` must be an int in [1, {f}]; got {r!r}")
-    return ranks
+    return tuple(int(r) for r in ranks)
 
 
 class MLP(nn.Module):
@@ -182,7 +212,7 @@ class MLP(nn.Module):
     ) -> None:
         super().__init__()
         self.kind = layer_kind(kind)
-        self.widths = tuple(int(w) for w in widths)
+        self.widths = _check_widths(widths)
         if self.kind is LayerKind.LOW_RANK:
             if rank is None:
                 raise ValueError("`rank` is required for kind 'low_rank'; got None")

@@ -22,6 +22,7 @@ FloatArray = NDArray[np.float64]
 __all__ = [
     "FloatArray",
     "as_float_array",
+    "broadcast_arrays",
     "check_int",
     "check_int_array",
     "check_interval",
@@ -67,6 +68,29 @@ def as_float_array(x: object, name: str, *, allow_inf: bool = False) -> FloatArr
         if inf.any():
             raise ValueError(f"`{name}` must be finite; got {_first_bad(arr, inf)}")
     return arr
+
+
+def broadcast_arrays(**named: NDArray[Any]) -> list[NDArray[Any]]:
+    """``np.broadcast_arrays`` of the named (validated) arrays, or a ValueError naming every
+    argument and its shape when they do not broadcast together.
+
+    >>> broadcast_arrays(q=np.zeros(3), c=np.zeros(2))
+    Traceback (most recent call last):
+    ...
+    ValueError: `q` and `c` must broadcast to one shape; got shapes (3,) and (2,)
+    """
+    try:
+        return list(np.broadcast_arrays(*named.values()))
+    except ValueError:
+        keys = [f"`{k}`" for k in named]
+        shapes = [str(np.shape(v)) for v in named.values()]
+        raise ValueError(
+            f"{_and(keys)} must broadcast to one shape; got shapes {_and(shapes)}"
+        ) from None
+
+
+def _and(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def _describe(x: Any) -> str:

@@ -103,7 +103,7 @@ def gibbs_risks(
     if generator is not None and not isinstance(generator, torch.Generator):
         raise TypeError(f"`generator` must be a torch.Generator or None; got {generator!r}")
     x = _check_x(inputs, "inputs", model)
-    classes = _output_dim(model, x)
+    classes = _output_dim(model, x, "inputs")
     y = _check_targets(targets, len(x), classes)
     device = _model_device(model)
     if generator is None:

@@ -10,7 +10,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from lrbnn_core.base import BayesianModule, KLMethod, SamplingMode
+from lrbnn_core._validation import check_int, check_tensor_size
+from lrbnn_core.base import BayesianModule, KLMethod, SamplingMode, check_dtype
 from lrbnn_core.priors import GaussianPrior, Prior, check_prior
 from theory.initialisation import InitTarget
 
@@ -40,6 +41,20 @@ def _check_features(value: Any, name: str) -> int:
     return int(value)
 
 
+def _check_blocks(dtype: torch.dtype | None, *blocks: tuple[str, dict[str, int]]) -> None:
+    """Refuse, before anything is allocated, parameter blocks over the size limit: each block is
+    (its name, {argument: side})."""
+    itemsize = (dtype or torch.get_default_dtype()).itemsize
+    for what, shape in blocks:
+        check_tensor_size(shape, f"the parameter block {what!r}", itemsize)
+
+
+def _check_flag(value: Any, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"`{name}` must be a bool; got {value!r}")
+    return value
+
+
 def _check_eta(eta: Any) -> float:
     if isinstance(eta, bool) or not isinstance(eta, (int, float)) or not 0.0 < float(eta) < 1.0:
         raise ValueError(f"`eta` must be a number in (0, 1); got {eta!r}")
@@ -54,11 +69,16 @@ def _init_target(value: Any) -> InitTarget:
         raise ValueError(f"`init` must be one of {known}; got {value!r}") from None
 
 
+def _check_generator(generator: Any) -> torch.Generator | None:
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(f"`generator` must be a torch.Generator or None; got {generator!r}")
+    return generator
+
+
 def _numpy_rng(generator: torch.Generator | None) -> np.random.Generator:
     """A numpy Generator seeded from ``generator`` (or from torch's global RNG when ``None``,
     as ``nn.Linear`` draws its initialisation), for the numpy initialisers of ``theory``."""
-    if generator is not None and not isinstance(generator, torch.Generator):
-        raise TypeError(f"`generator` must be a torch.Generator or None; got {generator!r}")
+    _check_generator(generator)
     seed = int(torch.randint(0, 2**62, (1,), generator=generator).item())
     return np.random.default_rng(seed)
 
@@ -66,6 +86,8 @@ def _numpy_rng(generator: torch.Generator | None) -> np.random.Generator:
 def _warm_matrix(value: Any, out_features: int, in_features: int) -> np.ndarray:
     if not isinstance(value, Tensor):
         raise TypeError(f"`warm_start` must be a torch.Tensor or None; got {type(value).__name__}")
+    if not value.is_floating_point():
+        raise TypeError(f"`warm_start` must be a floating-point tensor; got dtype {value.dtype}")
     if tuple(value.shape) != (out_features, in_features):
         raise ValueError(
             f"`warm_start` must have shape (out_features, in_features) = "
@@ -90,7 +112,7 @@ class _GaussianBlocks(BayesianModule):
     ) -> None:
         super().__init__(sampling)
         self.prior = check_prior(prior)
-        self._dtype = dtype or torch.get_default_dtype()
+        self._dtype = check_dtype(dtype) or torch.get_default_dtype()
         self._blocks: list[str] = []
 
     def _add_block(self, name: str, mean: Any, std: Any, prior_at_init: bool) -> None:
@@ -197,7 +219,9 @@ class _GaussianBlocks(BayesianModule):
         :class:`ScaleMixturePrior` (``prior.kl_is_exact`` tells which); ``"monte_carlo"``: an
         unbiased estimate from ``n_samples`` draws per scalar (``generator`` or, if ``None``,
         the layer's)."""
-        gen = generator if generator is not None else self.generator
+        check_int(n_samples, "n_samples", 1)
+        dtype = check_dtype(dtype)
+        gen = _check_generator(generator) or self.generator
 
         def cast(t: Tensor | None) -> Tensor | None:
             return t if t is None or dtype is None else t.to(dtype)

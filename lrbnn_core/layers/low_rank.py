@@ -11,8 +11,11 @@ from torch import Tensor
 
 from lrbnn_core.base import SamplingMode, check_finite_through, check_input
 from lrbnn_core.layers.blocks import (
+    _check_blocks,
     _check_eta,
     _check_features,
+    _check_flag,
+    _check_generator,
     _GaussianBlocks,
     _init_target,
     _local_gaussian,
@@ -96,8 +99,14 @@ class LowRankBayesLinear(_GaussianBlocks):
                 f"`rank` must be an int in [1, min(in, out)] = [1, {low}]; got {rank!r}"
             )
         self.rank = int(rank)
-        e, target = _check_eta(eta), _init_target(init)
         m, n = self.out_features, self.in_features
+        _check_blocks(
+            dtype,
+            ("A", {"out_features": m, "rank": self.rank}),
+            ("B", {"in_features": n, "rank": self.rank}),
+        )
+        e, target = _check_eta(eta), _init_target(init)
+        _check_flag(prior_at_init, "prior_at_init")
         if warm_start is None:
             post = variance_matching_init(
                 m, n, self.rank, target=target, eta=e, rng=_numpy_rng(generator)
@@ -115,7 +124,7 @@ class LowRankBayesLinear(_GaussianBlocks):
     ) -> tuple[Tensor, Tensor, Tensor | None]:
         """One draw of ``(A, B, bias)`` (``bias`` deterministic or None where it is not
         Bayesian); ``generator`` defaults to the layer's."""
-        gen = generator if generator is not None else self.generator
+        gen = _check_generator(generator) or self.generator
         bias = self._draw("bias", None, gen) if self.bias_mode == "bayesian" else self.bias
         return self._draw("A", None, gen), self._draw("B", None, gen), bias
 
@@ -135,7 +144,6 @@ class LowRankBayesLinear(_GaussianBlocks):
             mu_a, mu_b = self._mean("A"), self._mean("B")
             var_a, var_b = self._std("A").square(), self._std("B").square()
             z = _local_gaussian(x @ mu_b, x.square() @ var_b, self.generator)
-            check_finite_through(z, x, "B^T x")
             y = _local_gaussian(z @ mu_a.T, z.square() @ var_a.T, self.generator)
             bias = self._bias(tuple(x.shape[:-1]))
         else:
@@ -143,9 +151,12 @@ class LowRankBayesLinear(_GaussianBlocks):
                 a, b, bias = self.sample_factors()
             else:
                 a, b, bias = self._mean("A"), self._mean("B"), self._bias(None)
-            # the (batch, r) product is the cheap place to look for NaN/inf in x
-            y = check_finite_through(x @ b, x, "B^T x") @ a.T
-        return y if bias is None else y + bias
+            z = x @ b
+            y = z @ a.T
+        out = y if bias is None else y + bias
+        # One check, of the output (a NaN or inf in x, in a parameter or in an overflowed
+        # B^T x always reaches it); the cause is looked for only when it fails.
+        return check_finite_through(out, x, "A B^T x", module=self, stages=(("B^T x", z),))
 
     def extra_repr(self) -> str:
         return (

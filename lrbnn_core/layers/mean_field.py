@@ -9,10 +9,13 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from lrbnn_core.base import SamplingMode, check_input
+from lrbnn_core.base import SamplingMode, check_finite_through, check_input
 from lrbnn_core.layers.blocks import (
+    _check_blocks,
     _check_eta,
     _check_features,
+    _check_flag,
+    _check_generator,
     _GaussianBlocks,
     _init_target,
     _local_gaussian,
@@ -59,8 +62,10 @@ class MeanFieldBayesLinear(_GaussianBlocks):
         super().__init__(GaussianPrior(1.0) if prior is None else prior, sampling, dtype)
         self.in_features = _check_features(in_features, "in_features")
         self.out_features = _check_features(out_features, "out_features")
-        e, target = _check_eta(eta), _init_target(init)
         m, n = self.out_features, self.in_features
+        _check_blocks(dtype, ("W", {"out_features": m, "in_features": n}))
+        e, target = _check_eta(eta), _init_target(init)
+        _check_flag(prior_at_init, "prior_at_init")
         s_w = math.sqrt(target_variance(m, n, target))
         if warm_start is None:
             mean = s_w * _numpy_rng(generator).standard_normal((m, n))
@@ -71,14 +76,14 @@ class MeanFieldBayesLinear(_GaussianBlocks):
 
     def sample_weight(self, generator: torch.Generator | None = None) -> Tensor:
         """One sample of the ``(out, in)`` weight matrix."""
-        return self._draw("W", None, generator if generator is not None else self.generator)
+        return self._draw("W", None, _check_generator(generator) or self.generator)
 
     def mean_weight(self) -> Tensor:
         """:math:`E[W]`."""
         return self._mean("W")
 
     def forward(self, x: Tensor) -> Tensor:
-        x = check_input(x, self.in_features, dtype=self._mean("W").dtype)
+        x = check_input(x, self.in_features, finite=False, dtype=self._mean("W").dtype)
         mode = self.sampling
         if mode is SamplingMode.LOCAL:
             var = self._std("W").square()
@@ -88,7 +93,10 @@ class MeanFieldBayesLinear(_GaussianBlocks):
             w = self.sample_weight() if mode is SamplingMode.SHARED else self._mean("W")
             y = x @ w.T
             bias = self._bias(None)
-        return y if bias is None else y + bias
+        out = y if bias is None else y + bias
+        # One check, of the output, as in the low-rank layer: a NaN or inf in x or in a
+        # parameter always reaches it, and so does a product that overflows from a finite x.
+        return check_finite_through(out, x, "W x", module=self)
 
     def extra_repr(self) -> str:
         return (

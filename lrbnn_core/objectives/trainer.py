@@ -10,6 +10,7 @@ import torch
 from torch import Tensor, nn
 from tqdm import tqdm
 
+from lrbnn_core._validation import check_learning_rate
 from lrbnn_core.base import KLMethod, bayesian_modules, model_kl, set_generator
 from lrbnn_core.objectives.bounds import (
     Objective,
@@ -113,7 +114,7 @@ def train_bound(
     epochs, batch_size : int
         Passes over ``x`` and examples per step, >= 1 (the last batch may be smaller).
     lr : float
-        Adam learning rate, > 0.
+        Adam learning rate, in :math:`(0, 10]` (as for :class:`~lrbnn_core.training.TrainConfig`).
     seed : int
         Seeds the shuffling and the weight-draw generators, >= 0: one seed, one initial model
         and one data set give bit-identical parameters.
@@ -160,7 +161,7 @@ def train_bound(
     pen = _check_real(penalty, "penalty", positive=False)
     n_epochs = _check_int(epochs, "epochs", 1)
     bs = _check_int(batch_size, "batch_size", 1)
-    rate = _check_real(lr, "lr", positive=True)
+    rate = check_learning_rate(lr)
     seed_ = _check_int(seed, "seed", 0)
     p = _check_unit_open(p_min, "p_min")
     if not isinstance(progress, bool):
@@ -197,7 +198,8 @@ def train_bound(
                         "the model"
                     )
                 risk = bounded_cross_entropy(out, y[idx], p_min=p)
-                kl = model_kl(model, KLMethod.CLOSED_FORM) + pen
+                # checked below with the risk, in the one wait for the device of this step
+                kl = model_kl(model, KLMethod.CLOSED_FORM, check_finite=False) + pen
                 r_val, kl_val = float(risk.detach()), float(kl.detach())
                 if not (math.isfinite(r_val) and math.isfinite(kl_val)):
                     raise FloatingPointError(

@@ -95,13 +95,19 @@ def _preserved(model: nn.Module) -> Iterator[None]:
             layer.generator = generator
 
 
-def _output_dim(model: nn.Module, x: Tensor) -> int:
+def _output_dim(model: nn.Module, x: Tensor, name: str = "x") -> int:
     """Number of outputs per example, from one posterior-mean forward pass on ``x[:1]`` (no
-    random draw, no gradient, no running-statistics update)."""
+    random draw, no gradient, no running-statistics update). An input the model refuses is
+    reported under the caller's argument name ``name``, with its full shape."""
     with _preserved(model), torch.no_grad():
         model.eval()
         set_sampling(model, SamplingMode.MEAN)
-        out = model(x[:1])
+        try:
+            out = model(x[:1])
+        except (ValueError, TypeError) as exc:
+            raise type(exc)(
+                f"`{name}` of shape {tuple(x.shape)} does not fit `model`: {exc}"
+            ) from exc
     if not isinstance(out, Tensor) or out.dim() != 2 or out.shape[0] != 1:
         shape = tuple(out.shape) if isinstance(out, Tensor) else type(out).__name__
         raise ValueError(

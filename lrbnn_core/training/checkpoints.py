@@ -4,6 +4,7 @@ loaded."""
 
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 from collections.abc import Iterator
@@ -12,6 +13,8 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
+
+from lrbnn_core.base import check_model
 
 __all__ = ["load_checkpoint", "save_checkpoint"]
 
@@ -41,15 +44,39 @@ def _check_payload(value: Any, key: str) -> None:
     )
 
 
-def _tensors(value: Any, key: str) -> Iterator[tuple[str, Tensor]]:
-    if isinstance(value, Tensor):
+def _numbers(value: Any, key: str) -> Iterator[tuple[str, Tensor | float]]:
+    """Every tensor and float in ``value``, with its key path (``optimizer['param_groups'][0]
+    ['lr']``)."""
+    if isinstance(value, (Tensor, float)):
         yield key, value
     elif isinstance(value, dict):
         for k, v in value.items():
-            yield from _tensors(v, f"{key}[{k!r}]")
+            yield from _numbers(v, f"{key}[{k!r}]")
     elif isinstance(value, (list, tuple)):
         for i, v in enumerate(value):
-            yield from _tensors(v, f"{key}[{i}]")
+            yield from _numbers(v, f"{key}[{i}]")
+
+
+def _check_finite(payload: dict[str, Any], where: str) -> None:
+    """ValueError naming the key path of the first NaN or infinity (a float, or in a floating
+    tensor) under the ``model``, ``optimizer`` and ``extra`` entries of ``payload``."""
+    for top in ("model", "optimizer", "extra"):
+        for key, value in _numbers(payload.get(top), top):
+            if isinstance(value, float):
+                bad = not math.isfinite(value)
+            else:
+                bad = (value.is_floating_point() or value.is_complex()) and not bool(
+                    torch.isfinite(value).all()
+                )
+            if bad:
+                raise ValueError(f"{where}: `{key}` contains NaN or infinite values")
+
+
+def _check_path(path: Any) -> None:
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(
+            f"`path` must be a str or os.PathLike; got {path!r} ({type(path).__name__})"
+        )
 
 
 def save_checkpoint(
@@ -64,7 +91,10 @@ def save_checkpoint(
     leaves a half-written checkpoint under ``path``.
 
     ``extra`` may hold only tensors, str-keyed dicts, lists, tuples, str, int, float, bool and
-    None (what :func:`load_checkpoint` can read with ``weights_only=True``).
+    None (what :func:`load_checkpoint` can read with ``weights_only=True``). Nothing that
+    :func:`load_checkpoint` would refuse is written: a NaN or infinity anywhere (model state,
+    optimizer state such as a learning rate, ``extra``) raises ``ValueError`` naming its key,
+    e.g. ``extra['loss']``.
 
     Examples
     --------
@@ -75,8 +105,8 @@ def save_checkpoint(
     ...     load_checkpoint(pathlib.Path(d) / "ck.pt", nn.Linear(2, 1))
     {'epoch': 3}
     """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"`model` must be a torch.nn.Module; got {type(model).__name__}")
+    _check_path(path)
+    check_model(model)
     if optimizer is not None and not isinstance(optimizer, torch.optim.Optimizer):
         raise TypeError(f"`optimizer` must be a torch.optim.Optimizer; got {optimizer!r}")
     if extra is not None and not isinstance(extra, dict):
@@ -92,6 +122,7 @@ def save_checkpoint(
         "extra": extra,
     }
     _check_payload(payload["extra"], "extra")
+    _check_finite(payload, f"not saved to {str(target)!r}")
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
@@ -116,7 +147,8 @@ def load_checkpoint(
 
     Read with ``torch.load(path, weights_only=True, map_location="cpu")`` (no arbitrary
     unpickling). Nothing is loaded unless every check passes: the file is a checkpoint of this
-    format; no tensor holds NaN or infinity (``ValueError`` naming the key); the model's keys,
+    format; no tensor or float (model and optimizer state, ``extra``) holds NaN or infinity
+    (``ValueError`` naming the key, e.g. ``optimizer['param_groups'][0]['lr']``); the model's keys,
     shapes and dtypes match exactly (``ValueError`` listing the differences); an ``optimizer``
     is only given if the file holds optimizer state.
 
@@ -130,8 +162,8 @@ def load_checkpoint(
     ...
     ValueError: checkpoint ... shape of 'weight': checkpoint (1, 2), model (1, 3)
     """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"`model` must be a torch.nn.Module; got {type(model).__name__}")
+    _check_path(path)
+    check_model(model)
     if optimizer is not None and not isinstance(optimizer, torch.optim.Optimizer):
         raise TypeError(f"`optimizer` must be a torch.optim.Optimizer; got {optimizer!r}")
     try:
@@ -155,11 +187,7 @@ def load_checkpoint(
             f"checkpoint {str(path)!r} has version {ckpt.get('version')!r}; "
             f"this code reads version {_CHECKPOINT_VERSION}"
         )
-    for key, tensor in _tensors(ckpt, "checkpoint"):
-        if (tensor.is_floating_point() or tensor.is_complex()) and not bool(
-            torch.isfinite(tensor).all()
-        ):
-            raise ValueError(f"checkpoint {str(path)!r}: {key} contains NaN or infinite values")
+    _check_finite(ckpt, f"checkpoint {str(path)!r}")
 
     state: dict[str, Any] = ckpt["model"]
     expected = model.state_dict()

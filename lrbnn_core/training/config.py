@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from lrbnn_core._validation import check_int, check_real, parse_enum
+from lrbnn_core._validation import check_int, check_learning_rate, check_real, parse_enum
 from lrbnn_core.base import KLMethod, kl_method
 
 __all__ = ["Task", "TrainConfig"]
@@ -52,7 +52,9 @@ class TrainConfig:
     batch_size : int
         Examples per optimisation step, >= 1 (the last batch of an epoch may be smaller).
     lr : float
-        Adam learning rate, > 0.
+        Adam learning rate, in :math:`(0, 10]`
+        (:data:`lrbnn_core._validation.MAX_LEARNING_RATE`: Adam moves every parameter by about
+        ``lr`` per step, so a larger value is a typo).
     beta : float
         KL weight after warm-up, >= 0 (1 is the ELBO; 0 trains the means by maximum likelihood).
     warmup_epochs : int
@@ -99,10 +101,10 @@ class TrainConfig:
         set_ = object.__setattr__
         set_(self, "epochs", _check_int(self.epochs, "epochs", 1))
         set_(self, "batch_size", _check_int(self.batch_size, "batch_size", 1))
-        set_(self, "lr", _check_real(self.lr, "lr", positive=True))
+        set_(self, "lr", check_learning_rate(self.lr))
         set_(self, "beta", _check_real(self.beta, "beta", positive=False))
         set_(self, "warmup_epochs", _check_int(self.warmup_epochs, "warmup_epochs", 0, self.epochs))
-        set_(self, "kl_method", kl_method(self.kl_method))
+        set_(self, "kl_method", kl_method(self.kl_method, "kl_method"))
         set_(self, "kl_samples", _check_int(self.kl_samples, "kl_samples", 1))
         set_(self, "seed", _check_int(self.seed, "seed", 0))
         if not isinstance(self.progress, bool):

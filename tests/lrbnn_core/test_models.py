@@ -45,7 +45,7 @@ def test_layer_ranks_caps_an_int_and_checks_a_sequence() -> None:
         layer_ranks((8, 6, 3), 0)
     with pytest.raises(TypeError, match=r"`rank` must be an int or a sequence of ints; got True"):
         layer_ranks((8, 6, 3), True)
-    with pytest.raises(ValueError, match=r"`widths` must hold at least 2 ints >= 1; got \[8\]"):
+    with pytest.raises(ValueError, match=r"`widths` must hold at least 2 ints >= 1; got \(8,\)"):
         layer_ranks((8,), 1)
     with pytest.raises(ValueError, match=r"`rank` is required for kind 'low_rank'; got None"):
         MLP((8, 3), "low_rank")

@@ -423,7 +423,7 @@ def test_train_bound_rejects_bad_input(rng: np.random.Generator) -> None:
         (ValueError, r"`n_bound` must be an int in \[1, inf\]; got 0", {"n_bound": 0}),
         (ValueError, r"`epochs` must be an int in \[1, inf\]; got 0", {"epochs": 0}),
         (ValueError, r"`batch_size` must be an int in \[1, inf\]; got 0", {"batch_size": 0}),
-        (ValueError, "`lr` must be a finite number > 0; got 0.0", {"lr": 0.0}),
+        (ValueError, r"`lr` must be a finite number in \(0, 10\] .*; got 0.0", {"lr": 0.0}),
         (ValueError, r"`p_min` must be a float in \(0, 1\); got 0.0", {"p_min": 0.0}),
         (TypeError, "`progress` must be a bool; got 1", {"progress": 1}),
     ]

@@ -82,8 +82,8 @@ def pinto_bound_as_restated(
     for name, arr, raw in (("ranks", rs, ranks), ("widths", hs, widths)):
         if np.ndim(raw) > 1 or arr.size != cs.size:
             raise ValueError(
-                f"`{name}` must be a flat list with one value per layer ({cs.size}); "
-                f"got {np.asarray(raw).tolist()}"
+                f"`{name}` must be a flat list with one value per layer, as many as "
+                f"`spectral_bounds` (shape {cs.shape}); got {np.asarray(raw).tolist()}"
             )
     # W_1 maps d to h_1 and W_j maps h_(j-1) to h_j: each rank is at most both sides.
     inputs = np.concatenate([[x.shape[1]], hs[:-1]])

@@ -14,6 +14,7 @@ import numpy as np
 from theory._validation import (
     FloatArray,
     as_float_array,
+    broadcast_arrays,
     check_int_array,
     check_interval,
     check_open_unit,
@@ -56,6 +57,7 @@ def log_term(n: Any, delta: Any) -> Any:
     """
     na = check_int_array(n, "n", low=1).astype(np.float64)
     da = check_open_unit(delta, "delta")
+    na, da = broadcast_arrays(n=na, delta=da)
     return scalar_or_array(np.log(2.0) + 0.5 * np.log(na) - np.log(da), n, delta)
 
 
@@ -65,8 +67,9 @@ def _bound_inputs(
     """Validated (empirical risk, KL, ln(2 sqrt(n)/delta), n as float) of a PAC-Bayes bound."""
     e = check_probability(emp_risk, "emp_risk")
     k = _kl(kl)
-    lt = np.asarray(log_term(n, delta))
     na = check_int_array(n, "n").astype(np.float64)
+    broadcast_arrays(emp_risk=e, kl=k, n=na, delta=check_open_unit(delta, "delta"))
+    lt = np.asarray(log_term(n, delta))
     return e, k, lt, na
 
 
@@ -167,7 +170,7 @@ def catoni_bound(emp_risk: Any, kl: Any, n: Any, delta: Any, *, lambdas: Any) ->
         raise ValueError(f"`lambdas` must be a non-empty 1-D grid; got shape {lam.shape}")
     check_interval(lam, "lambdas", 0.0, np.inf, low_open=True)
     lam = lam.reshape(-1)
-    e, k, na, da = np.broadcast_arrays(e, k, na, da)
+    e, k, na, da = broadcast_arrays(emp_risk=e, kl=k, n=na, delta=da)
     penalty = (k + np.log(lam.size) - np.log(da)) / na
     grid = lam.reshape((-1,) + (1,) * e.ndim)
     # -expm1(-x) = 1 - e^{-x} without cancellation for small C and small exponents.
@@ -204,5 +207,6 @@ def sample_convergence_bound(mc_risk: Any, n_samples: Any, delta: Any) -> Any:
     r = check_probability(mc_risk, "mc_risk")
     ns = check_int_array(n_samples, "n_samples").astype(np.float64)
     da = check_open_unit(delta, "delta")
+    r, ns, da = broadcast_arrays(mc_risk=r, n_samples=ns, delta=da)
     out = np.asarray(kl_inv_upper(r, np.log(2.0 / da) / ns))
     return scalar_or_array(out, mc_risk, n_samples, delta)

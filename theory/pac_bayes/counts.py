@@ -13,7 +13,13 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from theory._validation import as_float_array, check_int_array, check_interval, scalar_or_array
+from theory._validation import (
+    as_float_array,
+    broadcast_arrays,
+    check_int_array,
+    check_interval,
+    scalar_or_array,
+)
 from theory.pac_bayes.bounds import mcallester_bound
 
 __all__ = ["complexity_ratio", "critical_rank", "crossover_rank", "param_counts"]
@@ -23,7 +29,7 @@ def _shape_and_rank(m: Any, n: Any, r: Any) -> tuple[NDArray[np.int64], ...]:
     ma = check_int_array(m, "m")
     na = check_int_array(n, "n")
     ra = check_int_array(r, "r")
-    ma, na, ra = np.broadcast_arrays(ma, na, ra)
+    ma, na, ra = broadcast_arrays(m=ma, n=na, r=ra)
     top = np.minimum(ma, na)
     bad = ra > top
     if bad.any():

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from theory._numerics import x_minus_log1p
-from theory._validation import FloatArray, as_float_array, check_positive
+from theory._validation import FloatArray, as_float_array, broadcast_arrays, check_positive
 
 __all__ = ["gaussian_kl", "gaussian_kl_elementwise"]
 
@@ -52,7 +52,7 @@ def gaussian_kl_elementwise(mu_q: Any, sigma_q: Any, mu_p: Any, sigma_p: Any) ->
     sq = check_positive(sigma_q, "sigma_q")
     mp = as_float_array(mu_p, "mu_p")
     sp = check_positive(sigma_p, "sigma_p")
-    mq, sq, mp, sp = np.broadcast_arrays(mq, sq, mp, sp)
+    mq, sq, mp, sp = broadcast_arrays(mu_q=mq, sigma_q=sq, mu_p=mp, sigma_p=sp)
     d = (sq - sp) / sp
     x = d * (2.0 + d)
     z = (mq - mp) / sp

@@ -18,7 +18,13 @@ import numpy as np
 from numpy.typing import NDArray
 
 from theory._numerics import x_minus_log1p
-from theory._validation import FloatArray, as_float_array, check_interval, scalar_or_array
+from theory._validation import (
+    FloatArray,
+    as_float_array,
+    broadcast_arrays,
+    check_interval,
+    scalar_or_array,
+)
 
 __all__ = ["kl_bernoulli", "kl_inv_lower", "kl_inv_upper"]
 
@@ -111,7 +117,7 @@ def kl_bernoulli(q: Any, p: Any) -> Any:
     """
     qa = check_interval(as_float_array(q, "q"), "q", 0.0, 1.0)
     pa = check_interval(as_float_array(p, "p"), "p", 0.0, 1.0)
-    qa, pa = np.broadcast_arrays(qa, pa)
+    qa, pa = broadcast_arrays(q=qa, p=pa)
     return scalar_or_array(_kl_core(qa, pa), q, p)
 
 
@@ -235,11 +241,12 @@ def _newton_from_above(alpha: FloatArray, beta: FloatArray, c: FloatArray) -> Fl
     return d_out
 
 
-def _prepare(q: Any, c: Any) -> tuple[FloatArray, FloatArray]:
+def _prepare(q: Any, c: Any) -> tuple[FloatArray, FloatArray, tuple[int, ...]]:
+    """Validated ``q`` and ``c``, broadcast and flattened, and their broadcast shape."""
     qa = check_interval(as_float_array(q, "q"), "q", 0.0, 1.0)
     ca = check_interval(as_float_array(c, "c", allow_inf=True), "c", 0.0, np.inf)
-    qb, cb = np.broadcast_arrays(qa, ca)
-    return qb.reshape(-1).copy(), cb.reshape(-1).copy()
+    qb, cb = broadcast_arrays(q=qa, c=ca)
+    return qb.reshape(-1).copy(), cb.reshape(-1).copy(), qb.shape
 
 
 #: Points per block: the solver chains dozens of elementwise passes, which run several times
@@ -335,8 +342,7 @@ def kl_inv_upper(q: Any, c: Any) -> Any:
     >>> bool(kl_bernoulli(0.1, p) >= 0.2) and round(p, 6)
     0.378392
     """
-    shape = np.broadcast_shapes(np.shape(q), np.shape(c))
-    qf, cf = _prepare(q, c)
+    qf, cf, shape = _prepare(q, c)
     out = _chunked(_upper_block, qf, cf)
     return scalar_or_array(out.reshape(shape), q, c)
 
@@ -371,7 +377,6 @@ def kl_inv_lower(q: Any, c: Any) -> Any:
     >>> round(kl_inv_lower(0.5, 0.1), 6)
     0.287121
     """
-    shape = np.broadcast_shapes(np.shape(q), np.shape(c))
-    qf, cf = _prepare(q, c)
+    qf, cf, shape = _prepare(q, c)
     out = _chunked(_lower_block, qf, cf)
     return scalar_or_array(out.reshape(shape), q, c)

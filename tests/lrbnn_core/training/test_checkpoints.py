@@ -53,7 +53,9 @@ def test_checkpoint_with_nan_is_rejected_and_loads_nothing(tmp_path: Path) -> No
     torch.save(ckpt, path)
     target = TinyBayesLinear(2, 2, seed=5)
     before = params(target)
-    with pytest.raises(ValueError, match=r"\['weight_rho'\] contains NaN or infinite values"):
+    with pytest.raises(
+        ValueError, match=r"`model\['weight_rho'\]` contains NaN or infinite values"
+    ):
         load_checkpoint(path, target)
     assert all(torch.equal(a, b) for a, b in zip(before, params(target), strict=True))
 
@@ -65,7 +67,7 @@ def test_checkpoint_with_inf_in_optimizer_state_is_rejected(tmp_path: Path) -> N
     ckpt = torch.load(path, weights_only=True)
     ckpt["optimizer"]["state"][0]["exp_avg"][0, 0] = -math.inf
     torch.save(ckpt, path)
-    with pytest.raises(ValueError, match=r"\['optimizer'\]\['state'\]\[0\]\['exp_avg'\]"):
+    with pytest.raises(ValueError, match=r"`optimizer\['state'\]\[0\]\['exp_avg'\]`"):
         load_checkpoint(path, TinyBayesLinear(2, 2))
 
 

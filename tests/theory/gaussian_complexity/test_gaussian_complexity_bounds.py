@@ -218,7 +218,8 @@ def _gaps(**kw):
         (
             lambda: _pinto(ranks=[1]),
             ValueError,
-            r"`ranks` must be a flat list with one value per layer \(2\)",
+            r"`ranks` must be a flat list with one value per layer, as many as `spectral_bounds` "
+            r"\(shape \(2,\)\)",
         ),
         (
             lambda: _pinto(widths=[1, 2, 3]),
