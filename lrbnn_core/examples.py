@@ -1,21 +1,26 @@
-"""Worked examples: low-rank vs mean-field vs deterministic on real data, one table each.
+"""Worked examples: low-rank vs mean-field vs deterministic on real data, over several seeds.
 
-* ``mlp_digits``: an MLP 64-128-10 on scikit-learn's digits (OOD: pixel-permuted test images);
-* ``lstm_mnist1d``: an LSTM (hidden 64) on MNIST-1D sequences (OOD: time-shuffled sequences);
-* ``transformer_mnist1d``: a one-block Transformer encoder (d_model 32, 4 heads) on MNIST-1D.
+* ``mlp_digits``: an MLP 64-128-128-10 on scikit-learn's digits (OOD: pixel-permuted images);
+* ``mlp_mnist1d``: an MLP 40-128-128-10 on MNIST-1D (OOD: time-shuffled signals);
+* ``lstm_mnist1d``: an LSTM on MNIST-1D sequences (OOD: time-shuffled sequences);
+* ``transformer_mnist1d``: a Transformer encoder on MNIST-1D sequences.
 
-Each model is trained on the ELBO (KL weight warmed up linearly, Gaussian prior N(0, 1)) with
-Adam, then scored with ``N_SAMPLES`` posterior samples ("shared" mode: each sample is one network)
-by :func:`lrbnn_core.metrics.evaluate` (OOD score: predictive entropy). The deterministic model
-is trained on the likelihood alone and scored once.
+Every model trains by the recipe of its architecture and family (:mod:`lrbnn_core.recipes`:
+App. F initialisation, stated KL weight and warm-up, Adam with cosine decay, clipping for the
+sequence models, early stopping on a validation split of the training data) and is scored on the
+test split by :func:`lrbnn_core.metrics.evaluate` from the posterior predictive of
+``n_test_samples`` networks (one for the deterministic model). A table reports mean and standard
+deviation over the seeds of accuracy, NLL, ECE and OOD AUROC (predictive entropy), with the
+parameter count, the epochs trained (early stopping) and the seconds per epoch.
 
-Run ``python -m lrbnn_core.examples`` (a few minutes on two cores) or ``--quick`` (seconds: a
-smoke run on small data, no claim to accuracy).
+Run ``python -m lrbnn_core.examples`` (three seeds; tens of minutes on two cores) or ``--quick``
+(a smoke run on small data: seconds per model, no claim to accuracy).
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -27,14 +32,22 @@ from torch import nn
 from lrbnn_core.data import Dataset, load_digits, load_mnist1d
 from lrbnn_core.metrics import evaluate
 from lrbnn_core.models import MLP, LayerKind, make_linear
+from lrbnn_core.recipes import Arch, Recipe, recipe, validation_split
 from lrbnn_core.recurrent import SequenceClassifier, make_lstm
-from lrbnn_core.training import TrainConfig, predict, train
+from lrbnn_core.training import predict, train
 from lrbnn_core.transformer import make_transformer_encoder
 
-__all__ = ["Example", "ExampleRow", "Settings", "format_table", "main", "run_example"]
-
-#: Posterior samples per prediction of a Bayesian model.
-N_SAMPLES = 32
+__all__ = [
+    "Example",
+    "ExampleRow",
+    "ExampleSummary",
+    "build_model",
+    "example_recipe",
+    "format_table",
+    "main",
+    "run_example",
+    "summarise",
+]
 
 
 class Example(str, Enum):
@@ -42,186 +55,234 @@ class Example(str, Enum):
 
     #: MLP on scikit-learn's digits
     MLP_DIGITS = "mlp_digits"
+    #: MLP on MNIST-1D signals
+    MLP_MNIST1D = "mlp_mnist1d"
     #: LSTM on MNIST-1D sequences
     LSTM_MNIST1D = "lstm_mnist1d"
     #: Transformer encoder on MNIST-1D sequences
     TRANSFORMER_MNIST1D = "transformer_mnist1d"
 
 
-@dataclass(frozen=True)
-class Settings:
-    """Sizes and optimisation settings of one example."""
-
-    hidden: int
-    rank: int
-    epochs: int
-    warmup_epochs: int
-    batch_size: int
-    lr: float
-    n_train: int | None = None
-    n_test: int | None = None
-
-
-_FULL: dict[Example, Settings] = {
-    Example.MLP_DIGITS: Settings(
-        hidden=128, rank=8, epochs=60, warmup_epochs=10, batch_size=64, lr=3e-3
-    ),
-    Example.LSTM_MNIST1D: Settings(
-        hidden=64,
-        rank=8,
-        epochs=25,
-        warmup_epochs=5,
-        batch_size=100,
-        lr=5e-3,
-        n_train=4000,
-        n_test=1000,
-    ),
-    Example.TRANSFORMER_MNIST1D: Settings(
-        hidden=32,
-        rank=4,
-        epochs=25,
-        warmup_epochs=5,
-        batch_size=100,
-        lr=3e-3,
-        n_train=4000,
-        n_test=1000,
-    ),
+_ARCH = {
+    Example.MLP_DIGITS: Arch.MLP,
+    Example.MLP_MNIST1D: Arch.MLP,
+    Example.LSTM_MNIST1D: Arch.LSTM,
+    Example.TRANSFORMER_MNIST1D: Arch.TRANSFORMER,
 }
+#: the --quick smoke run: small models, small data, few epochs
+_QUICK_SIZES = {"n_train": 200, "n_test": 100}
 
-_QUICK: dict[Example, Settings] = {
-    Example.MLP_DIGITS: replace(_FULL[Example.MLP_DIGITS], epochs=3, warmup_epochs=1),
-    Example.LSTM_MNIST1D: replace(
-        _FULL[Example.LSTM_MNIST1D],
-        hidden=16,
-        rank=2,
-        epochs=2,
-        warmup_epochs=1,
-        n_train=200,
-        n_test=100,
-    ),
-    Example.TRANSFORMER_MNIST1D: replace(
-        _FULL[Example.TRANSFORMER_MNIST1D],
-        hidden=16,
-        rank=2,
-        epochs=2,
-        warmup_epochs=1,
-        n_train=200,
-        n_test=100,
-    ),
-}
+
+def example_recipe(example: Example | str, kind: LayerKind | str, *, quick: bool = False) -> Recipe:
+    """The recipe an example trains ``kind`` with (``quick``: shrunk for a smoke run)."""
+    chosen = Example(example)
+    base = recipe(_ARCH[chosen], kind)
+    if not quick:
+        return base
+    rank = None if base.rank is None else 2
+    return replace(base, hidden=16, rank=rank, epochs=3, warmup_epochs=1, patience=3, layers=1)
+
+
+def _tokens(data: Dataset, patch: int) -> Dataset:
+    """``(N, T, 1)`` sequences as ``(N, T / patch, patch)`` tokens (ViT-style patches)."""
+    if patch == 1:
+        return data
+
+    def cut(x: torch.Tensor) -> torch.Tensor:
+        return x.reshape(x.shape[0], -1, patch)
+
+    return replace(data, x_train=cut(data.x_train), x_test=cut(data.x_test), x_ood=cut(data.x_ood))
 
 
 @dataclass(frozen=True)
 class ExampleRow:
-    """One line of an example's table."""
+    """One model of one example at one seed."""
 
     example: str
     kind: str
     rank: int | None
+    seed: int
     accuracy: float
     nll: float
     ece: float
     ood_auroc: float
     params: int
-    train_seconds: float
+    #: epochs trained (early stopping) and the epoch whose parameters were kept
+    epochs: int
+    best_epoch: int
+    seconds_per_epoch: float
+    #: networks averaged per prediction (the posterior predictive's Monte Carlo draws)
+    n_samples: int
 
 
-def _dataset(example: Example, settings: Settings, seed: int) -> Dataset:
+def _dataset(example: Example, seed: int, quick: bool) -> Dataset:
     if example is Example.MLP_DIGITS:
         return load_digits(seed=seed)
-    sizes = {"n_train": settings.n_train or 4000, "n_test": settings.n_test or 1000}
-    return load_mnist1d(seed=seed, **sizes).as_sequences()
+    sizes = _QUICK_SIZES if quick else {"n_train": 4000, "n_test": 1000}
+    data = load_mnist1d(seed=seed, **sizes)
+    return data if example is Example.MLP_MNIST1D else data.as_sequences()
 
 
-def build_model(
-    example: Example, kind: LayerKind, settings: Settings, data: Dataset, seed: int
-) -> nn.Module:
-    """The example's model of the given kind (initialised from ``seed``)."""
+def build_model(example: Example | str, rec: Recipe, data: Dataset, seed: int) -> nn.Module:
+    """The example's model for recipe ``rec`` (initialised from ``seed``)."""
+    chosen = Example(example)
     gen = torch.Generator().manual_seed(seed)
     n_classes = data.n_classes or 0
-    h, r = settings.hidden, settings.rank
-    if example is Example.MLP_DIGITS:
-        return MLP((data.x_train.shape[-1], h, n_classes), kind, rank=r, generator=gen)
-    if example is Example.LSTM_MNIST1D:
-        encoder: nn.Module = make_lstm(kind, 1, h, rank=r, input_rank=1, generator=gen)
+    h, r, kind = rec.hidden, rec.rank, rec.family
+    kw = rec.layer_keywords()
+    if rec.arch is Arch.MLP:
+        widths = (data.x_train.shape[-1], h, h, n_classes)
+        return MLP(widths, kind, rank=r, generator=gen, **kw)
+    if chosen is Example.LSTM_MNIST1D:
+        encoder: nn.Module = make_lstm(kind, 1, h, rank=r, input_rank=1, generator=gen, **kw)
     else:
+        heads = 4 if h % 4 == 0 else 2
         encoder = make_transformer_encoder(
-            kind, h, 4 if h % 4 == 0 else 2, 2 * h, 1, rank=r, input_size=1, generator=gen
+            kind, h, heads, 2 * h, rec.layers, rank=r, input_size=rec.patch, generator=gen, **kw
         )
-    head = make_linear(kind, h, n_classes, min(r, n_classes), generator=gen)
+    head_rank = None if r is None else min(r, n_classes)
+    head = make_linear(kind, h, n_classes, head_rank, generator=gen, **kw)
     return SequenceClassifier(encoder, n_classes, head=head)
 
 
 def run_example(
-    example: Example | str, *, quick: bool = False, seed: int = 0, progress: bool = True
+    example: Example | str,
+    *,
+    quick: bool = False,
+    seed: int = 0,
+    progress: bool = True,
+    kinds: Sequence[LayerKind | str] | None = None,
 ) -> list[ExampleRow]:
-    """Train and score the three kinds of model of one example; one row each."""
+    """Train and score each kind of model of one example at one seed; one row each."""
     chosen = Example(example)
-    settings = (_QUICK if quick else _FULL)[chosen]
-    data = _dataset(chosen, settings, seed)
+    base_data = _dataset(chosen, seed, quick)
     rows = []
-    for kind in LayerKind:
-        model = build_model(chosen, kind, settings, data, seed)
-        bayesian = kind is not LayerKind.DETERMINISTIC
-        config = TrainConfig(
-            epochs=settings.epochs,
-            batch_size=settings.batch_size,
-            lr=settings.lr,
-            beta=1.0 if bayesian else 0.0,
-            warmup_epochs=settings.warmup_epochs if bayesian else 0,
-            seed=seed,
-            progress=progress,
-        )
+    for kind in [LayerKind(k) for k in (kinds or list(LayerKind))]:
+        rec = example_recipe(chosen, kind, quick=quick)
+        data = _tokens(base_data, rec.patch)
+        model = build_model(chosen, rec, data, seed)
+        tr, va = validation_split(len(data.x_train), rec.val_fraction, seed)
         start = time.perf_counter()
-        train(model, data.x_train, data.y_train, config)
+        result = train(
+            model,
+            data.x_train[tr],
+            data.y_train[tr],
+            rec.train_config(seed, progress=progress),
+            x_val=data.x_train[va],
+            y_val=data.y_train[va],
+        )
         seconds = time.perf_counter() - start
-        samples = N_SAMPLES if bayesian else 1
+        samples = rec.n_test_samples if rec.bayesian else 1
         gen = torch.Generator().manual_seed(seed + 1)
         probs = predict(model, data.x_test, n_samples=samples, generator=gen)
         ood = predict(model, data.x_ood, n_samples=samples, generator=gen)
         scores = evaluate(probs, data.y_test, ood_probs_samples=ood)
+        epochs = len(result.history)
         rows.append(
             ExampleRow(
                 example=chosen.value,
                 kind=kind.value,
-                rank=settings.rank if kind is LayerKind.LOW_RANK else None,
+                rank=rec.rank,
+                seed=seed,
                 accuracy=scores.accuracy,
                 nll=scores.nll,
                 ece=scores.ece,
-                ood_auroc=float(scores.ood_auroc or float("nan")),
+                ood_auroc=float(scores.ood_auroc if scores.ood_auroc is not None else "nan"),
                 params=sum(p.numel() for p in model.parameters() if p.requires_grad),
-                train_seconds=seconds,
+                epochs=epochs,
+                best_epoch=result.best_epoch or epochs,
+                seconds_per_epoch=seconds / epochs,
+                n_samples=samples,
             )
         )
     return rows
 
 
+def _mean_std(values: Sequence[float]) -> tuple[float, float]:
+    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
+
+
+@dataclass(frozen=True)
+class ExampleSummary:
+    """One (example, kind) over its seeds: ``(mean, standard deviation)`` of each metric."""
+
+    example: str
+    kind: str
+    rank: int | None
+    seeds: int
+    params: int
+    n_samples: int
+    accuracy: tuple[float, float]
+    nll: tuple[float, float]
+    ece: tuple[float, float]
+    ood_auroc: tuple[float, float]
+    epochs: tuple[float, float]
+    seconds_per_epoch: tuple[float, float]
+
+
+def summarise(rows: Sequence[ExampleRow]) -> list[ExampleSummary]:
+    """One summary per (example, kind), in the order of the rows."""
+    groups: dict[tuple[str, str], list[ExampleRow]] = {}
+    for row in rows:
+        groups.setdefault((row.example, row.kind), []).append(row)
+    return [
+        ExampleSummary(
+            example=example,
+            kind=kind,
+            rank=group[0].rank,
+            seeds=len(group),
+            params=group[0].params,
+            n_samples=group[0].n_samples,
+            accuracy=_mean_std([r.accuracy for r in group]),
+            nll=_mean_std([r.nll for r in group]),
+            ece=_mean_std([r.ece for r in group]),
+            ood_auroc=_mean_std([r.ood_auroc for r in group]),
+            epochs=_mean_std([float(r.epochs) for r in group]),
+            seconds_per_epoch=_mean_std([r.seconds_per_epoch for r in group]),
+        )
+        for (example, kind), group in groups.items()
+    ]
+
+
 def format_table(rows: Sequence[ExampleRow]) -> str:
-    """A plain-text table of the rows."""
+    """A plain-text table: mean +- standard deviation over the seeds of each (example, kind)."""
     head = (
-        f"{'example':<21}{'model':<14}{'rank':>5}{'accuracy':>10}{'NLL':>8}{'ECE':>8}"
-        f"{'OOD AUROC':>11}{'params':>10}{'train s':>9}"
+        f"{'example':<21}{'model':<14}{'rank':>5}{'seeds':>6}{'accuracy':>15}{'NLL':>15}"
+        f"{'ECE':>15}{'OOD AUROC':>15}{'params':>9}{'epochs':>7}{'s/epoch':>8}{'draws':>6}"
     )
     lines = [head, "-" * len(head)]
-    for row in rows:
-        rank = "-" if row.rank is None else str(row.rank)
+
+    def pm(pair: tuple[float, float]) -> str:
+        return f"{pair[0]:.3f} +- {pair[1]:.3f}"
+
+    for e in summarise(rows):
+        rank = "-" if e.rank is None else str(e.rank)
         lines.append(
-            f"{row.example:<21}{row.kind:<14}{rank:>5}{row.accuracy:10.3f}{row.nll:8.3f}"
-            f"{row.ece:8.3f}{row.ood_auroc:11.3f}{row.params:10,d}{row.train_seconds:9.1f}"
+            f"{e.example:<21}{e.kind:<14}{rank:>5}{e.seeds:>6}{pm(e.accuracy):>15}"
+            f"{pm(e.nll):>15}{pm(e.ece):>15}{pm(e.ood_auroc):>15}{e.params:>9,d}"
+            f"{e.epochs[0]:>7.0f}{e.seconds_per_epoch[0]:>8.2f}{e.n_samples:>6}"
         )
     return "\n".join(lines)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--only", nargs="+", choices=[e.value for e in Example], default=None)
-    parser.add_argument("--quick", action="store_true", help="seconds: small data, few epochs")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--quick", action="store_true", help="a smoke run: small data, 3 epochs")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--recipes", action="store_true", help="print the recipes and exit")
     args = parser.parse_args(argv)
+    names = args.only or [e.value for e in Example]
+    if args.recipes:
+        for name in names:
+            for kind in LayerKind:
+                print(f"{name}: {example_recipe(name, kind, quick=args.quick).describe()}")
+        return 0
     rows: list[ExampleRow] = []
-    for name in args.only or [e.value for e in Example]:
-        rows += run_example(name, quick=args.quick, seed=args.seed, progress=not args.no_progress)
+    for name in names:
+        for seed in args.seeds:
+            rows += run_example(name, quick=args.quick, seed=seed, progress=not args.no_progress)
     print(format_table(rows))
     return 0
 

@@ -14,19 +14,22 @@ References: ``CLAIMS.md`` section 0 (the posterior whose KL a certificate uses).
 from __future__ import annotations
 
 from lrbnn_core.training.checkpoints import load_checkpoint, save_checkpoint
-from lrbnn_core.training.config import Task, TrainConfig
+from lrbnn_core.training.config import Monitor, Schedule, Task, TrainConfig
 from lrbnn_core.training.loop import (
     EpochStats,
     StepStats,
     TrainResult,
     data_nll,
     kl_weight,
+    lr_factor,
     train,
 )
 from lrbnn_core.training.prediction import predict
 
 __all__ = [
     "EpochStats",
+    "Monitor",
+    "Schedule",
     "StepStats",
     "Task",
     "TrainConfig",
@@ -34,6 +37,7 @@ __all__ = [
     "data_nll",
     "kl_weight",
     "load_checkpoint",
+    "lr_factor",
     "predict",
     "save_checkpoint",
     "train",

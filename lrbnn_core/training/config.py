@@ -11,7 +11,7 @@ from typing import Any
 from lrbnn_core._validation import check_int, check_learning_rate, check_real, parse_enum
 from lrbnn_core.base import KLMethod, kl_method
 
-__all__ = ["Task", "TrainConfig"]
+__all__ = ["Monitor", "Schedule", "Task", "TrainConfig"]
 
 
 class Task(str, Enum):
@@ -24,6 +24,33 @@ class Task(str, Enum):
     #: deviation ``noise_std``; targets are floats of shape ``(N, out)``; the data term is the
     #: full Gaussian NLL (constants included, so it is a true log-likelihood)
     REGRESSION = "regression"
+
+
+class Schedule(str, Enum):
+    r"""How the learning rate moves over the run's optimisation steps."""
+
+    #: ``lr`` throughout
+    CONSTANT = "constant"
+    #: :math:`lr_t = lr (1 + \cos(\pi t / T)) / 2` over the
+    #: :math:`T` steps of ``epochs`` (Loshchilov and Hutter's cosine decay, no restarts)
+    COSINE = "cosine"
+
+
+class Monitor(str, Enum):
+    """What early stopping watches on the validation set (posterior-mean network)."""
+
+    #: the validation NLL (lower is better)
+    NLL = "nll"
+    #: the validation accuracy (higher is better; classification only)
+    ACCURACY = "accuracy"
+
+
+def _monitor(value: Any) -> Monitor:
+    return parse_enum(Monitor, value, "monitor")
+
+
+def _schedule(value: Any) -> Schedule:
+    return parse_enum(Schedule, value, "schedule")
 
 
 def _task(value: Any) -> Task:
@@ -77,6 +104,18 @@ class TrainConfig:
     noise_std : float
         Standard deviation of the Gaussian likelihood for ``"regression"``, > 0 (fixed, not
         learnt; ignored for classification).
+    schedule : {"constant", "cosine"}
+        The learning-rate schedule (:class:`Schedule`).
+    clip_norm : float or None
+        Clip the gradient's global 2-norm to this value before each step, > 0 (recurrent
+        models); ``None``: no clipping.
+    patience : int or None
+        Early stopping, >= 1: stop when the ``monitor`` metric of the posterior-mean network on
+        the validation set has not improved for ``patience`` epochs and restore the parameters
+        of its best epoch (the first, on ties). Needs a validation set (never the test split);
+        ``None``: train every epoch.
+    monitor : {"nll", "accuracy"}
+        What early stopping watches (:class:`Monitor`; accuracy for classification only).
 
     Examples
     --------
@@ -96,6 +135,10 @@ class TrainConfig:
     task: Task | str = Task.CLASSIFICATION
     n_train: int | None = None
     noise_std: float = 1.0
+    schedule: Schedule | str = Schedule.CONSTANT
+    clip_norm: float | None = None
+    patience: int | None = None
+    monitor: Monitor | str = Monitor.NLL
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -113,3 +156,13 @@ class TrainConfig:
         if self.n_train is not None:
             set_(self, "n_train", _check_int(self.n_train, "n_train", 1))
         set_(self, "noise_std", _check_real(self.noise_std, "noise_std", positive=True))
+        set_(self, "schedule", _schedule(self.schedule))
+        if self.clip_norm is not None:
+            set_(self, "clip_norm", _check_real(self.clip_norm, "clip_norm", positive=True))
+        if self.patience is not None:
+            set_(self, "patience", _check_int(self.patience, "patience", 1))
+        set_(self, "monitor", _monitor(self.monitor))
+        if self.monitor is Monitor.ACCURACY and self.task is not Task.CLASSIFICATION:
+            raise ValueError(
+                f"`monitor` 'accuracy' needs task 'classification'; got task {self.task.value!r}"
+            )

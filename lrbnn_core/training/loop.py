@@ -53,9 +53,26 @@ from lrbnn_core.training._checks import (
     _output_dim,
     _preserved,
 )
-from lrbnn_core.training.config import Task, TrainConfig, _check_int, _check_real, _task
+from lrbnn_core.training.config import (
+    Monitor,
+    Schedule,
+    Task,
+    TrainConfig,
+    _check_int,
+    _check_real,
+    _schedule,
+    _task,
+)
 
-__all__ = ["EpochStats", "StepStats", "TrainResult", "data_nll", "kl_weight", "train"]
+__all__ = [
+    "EpochStats",
+    "StepStats",
+    "TrainResult",
+    "data_nll",
+    "kl_weight",
+    "lr_factor",
+    "train",
+]
 
 
 _LOG_2PI = math.log(2.0 * math.pi)
@@ -99,6 +116,9 @@ class TrainResult:
     history: tuple[EpochStats, ...]
     steps: tuple[StepStats, ...]
     optimizer: torch.optim.Optimizer
+    #: with early stopping (``config.patience``): the 1-based epoch whose parameters the model
+    #: holds (best ``config.monitor`` on the validation set); ``None`` without it
+    best_epoch: int | None = None
 
 
 def kl_weight(step: int, *, beta: float, warmup_steps: int) -> float:
@@ -124,6 +144,22 @@ def kl_weight(step: int, *, beta: float, warmup_steps: int) -> float:
     if big_t == 0 or t >= big_t:
         return b
     return b * t / big_t
+
+
+def lr_factor(step: int, *, total_steps: int, schedule: Schedule | str) -> float:
+    r"""The learning-rate multiplier of global step :math:`t` (0-based) of :math:`T` steps:
+    1 (constant) or :math:`\tfrac12 (1 + \cos(\pi t / T))` (cosine).
+
+    Examples
+    --------
+    >>> [round(lr_factor(t, total_steps=4, schedule="cosine"), 4) for t in range(4)]
+    [1.0, 0.8536, 0.5, 0.1464]
+    """
+    t = _check_int(step, "step", 0)
+    big_t = _check_int(total_steps, "total_steps", 1)
+    if _schedule(schedule) is Schedule.CONSTANT:
+        return 1.0
+    return 0.5 * (1.0 + math.cos(math.pi * min(t, big_t) / big_t))
 
 
 def data_nll(
@@ -238,6 +274,11 @@ def train(
     if x_val is not None:
         x_val = _check_x(x_val, "x_val", model)
         y_val = _check_y(y_val, "y_val", len(x_val), task, out_dim, "x_val")
+    elif config.patience is not None:
+        raise ValueError(
+            f"`config.patience` = {config.patience} (early stopping) needs a validation set: "
+            "pass `x_val` and `y_val` (a split of the training data, never the test split)"
+        )
 
     n = len(x)
     n_train = n if config.n_train is None else config.n_train
@@ -247,8 +288,10 @@ def train(
     bayesian = bool(bayesian_modules(model))
     shuffle_gen, weight_gen = _seeded_generators(config.seed, _model_device(model))
     optimizer = torch.optim.Adam(params, lr=config.lr)
+    total_steps = config.epochs * steps_per_epoch
     history: list[EpochStats] = []
     steps: list[StepStats] = []
+    best: tuple[float, int, dict[str, Tensor]] | None = None
 
     with _preserved(model):
         set_generator(model, weight_gen)
@@ -283,6 +326,11 @@ def train(
                     )
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
+                if config.clip_norm is not None:
+                    nn.utils.clip_grad_norm_(params, config.clip_norm)
+                factor = lr_factor(global_step, total_steps=total_steps, schedule=config.schedule)
+                for group in optimizer.param_groups:
+                    group["lr"] = config.lr * factor
                 optimizer.step()
                 record = StepStats(epoch + 1, k + 1, loss.item(), nll.item(), kl.item(), beta_t)
                 steps.append(record)
@@ -300,5 +348,16 @@ def train(
                 )
             )
             bar.set_postfix(loss=f"{sums['loss']:.4g}")
+            if config.patience is not None and val_nll is not None:
+                # a score to minimise: the NLL, or minus the accuracy
+                score = val_nll if config.monitor is Monitor.NLL else -float(val_acc or 0.0)
+                if best is None or score < best[0]:
+                    state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+                    best = (score, epoch + 1, state)
+                elif epoch + 1 - best[1] >= config.patience:
+                    break
         bar.close()
-    return TrainResult(tuple(history), tuple(steps), optimizer)
+        if best is not None:
+            model.load_state_dict(best[2])
+    best_epoch = None if best is None else best[1]
+    return TrainResult(tuple(history), tuple(steps), optimizer, best_epoch)

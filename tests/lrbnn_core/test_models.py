@@ -74,6 +74,8 @@ def test_examples_run_quick_and_report_three_models(example) -> None:
     for row in rows:
         assert 0.0 <= row.accuracy <= 1.0 and 0.0 <= row.ece <= 1.0
         assert 0.0 <= row.ood_auroc <= 1.0 and row.nll > 0.0
+        assert 1 <= row.best_epoch <= row.epochs <= 3 and row.seconds_per_epoch > 0.0
+        assert row.n_samples == (1 if row.kind == "deterministic" else 100)
     params = {r.kind: r.params for r in rows}
     assert params["low_rank"] < params["deterministic"] < params["mean_field"]
     assert format_table(rows).count("\n") == 4
