@@ -9,7 +9,9 @@ For each rank :math:`r` of the grid (or once for the mean-field family):
    ``std_scales`` (none of this sees the bound part);
 3. the posterior starts at that model and is trained on the whole training set by minimising the
    kl-bound (:func:`lrbnn_core.objectives.train_bound`; the posterior may depend on every
-   example, the prior may not depend on the bound part);
+   example, the prior may not depend on the bound part); point estimates (parameters outside
+   the KL, such as a Transformer's input projection and layer norms) stay as the prior part
+   left them (:func:`freeze_point_estimates`);
 4. low-rank posteriors are gauge-balanced (:func:`lrbnn_core.gauge.balance_gauge`: same
    predictions, never a larger KL);
 5. :func:`lrbnn_core.certificates.certify` certifies the 0-1 Gibbs risk on the bound part
@@ -19,6 +21,10 @@ Every certificate pays for the whole grid: the KL carries ``ln(len(ranks) * len(
 nats, so that the best certificate over ranks and scales, and all of them at once, hold with
 probability at least ``1 - delta - mc_delta`` (a union bound with uniform weights). Test errors
 are measured on the dataset's test split, which nothing above has seen.
+
+The recipe of Perez-Ortiz et al. (2021) themselves (an ERM prior network trained with dropout,
+posteriors started at the prior, ``f_quad``) is the baseline :mod:`lrbnn_core.pbb`, with the
+call shape of :func:`train_and_certify` (it imports this module, never the reverse).
 """
 
 from __future__ import annotations
@@ -34,7 +40,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from lrbnn_core.base import set_prior, stochastic_parameter_count
+from lrbnn_core.base import bayesian_modules, set_prior, stochastic_parameter_count
 from lrbnn_core.certificates import Certificate, certify, gibbs_risks
 from lrbnn_core.data import Dataset, load_dataset
 from lrbnn_core.gauge import balance_gauge
@@ -48,6 +54,7 @@ __all__ = [
     "GridSettings",
     "certify_grid",
     "format_runs",
+    "freeze_point_estimates",
     "main",
     "split_for_prior",
     "train_and_certify",
@@ -119,6 +126,23 @@ class CertifiedRun:
             "params": self.params,
             "gauge_gain": self.gauge_gain,
         }
+
+
+def freeze_point_estimates(model: nn.Module) -> list[nn.Parameter]:
+    """Set ``requires_grad=False`` on every trainable parameter of ``model`` that is not a
+    posterior mean or scale of a Bayesian layer (``<block>_mean`` / ``<block>_rho``): input
+    projections, layer norms, deterministic biases. They carry no KL, so a certificate is valid
+    only if they were fixed before the bound part was seen. Returns the parameters frozen."""
+    stochastic = {
+        id(p)
+        for layer in bayesian_modules(model)
+        for name, p in layer.named_parameters()
+        if name.rsplit(".", 1)[-1].endswith(("_mean", "_rho"))
+    }
+    frozen = [p for p in model.parameters() if p.requires_grad and id(p) not in stochastic]
+    for p in frozen:
+        p.requires_grad_(False)
+    return frozen
 
 
 def split_for_prior(n: int, fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -218,6 +242,9 @@ def train_and_certify(
     posterior = copy.deepcopy(prior_model)
     middle = cfg.std_scales[len(cfg.std_scales) // 2]
     set_prior(posterior, GaussianPrior(1.0), centre=prior_model, centre_std_scale=middle)
+    # point estimates (deterministic parameters: not in the KL) belong to the prior, learnt on
+    # the prior part only: trained on the bound part they would void the certificate
+    frozen = freeze_point_estimates(posterior)
     train_bound(
         posterior,
         data.x_train,
@@ -232,6 +259,8 @@ def train_and_certify(
         seed=seed,
         progress=progress,
     )
+    for p in frozen:
+        p.requires_grad_(True)
     gain = balance_gauge(posterior) if kind is LayerKind.LOW_RANK else 0.0
     best: tuple[float, Certificate] | None = None
     for scale in cfg.std_scales:

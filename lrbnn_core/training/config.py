@@ -162,7 +162,8 @@ class TrainConfig:
         if self.patience is not None:
             set_(self, "patience", _check_int(self.patience, "patience", 1))
         set_(self, "monitor", _monitor(self.monitor))
-        if self.monitor is Monitor.ACCURACY and self.task is not Task.CLASSIFICATION:
+        task = _task(self.task)
+        if self.monitor is Monitor.ACCURACY and task is not Task.CLASSIFICATION:
             raise ValueError(
-                f"`monitor` 'accuracy' needs task 'classification'; got task {self.task.value!r}"
+                f"`monitor` 'accuracy' needs task 'classification'; got task {task.value!r}"
             )

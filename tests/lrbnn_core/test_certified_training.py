@@ -70,3 +70,67 @@ def test_certify_grid_rejects_deterministic_and_regression() -> None:
     )
     with pytest.raises(ValueError, match="must be a classification dataset"):
         certify_grid(reg, family="low_rank", settings=TINY, progress=False)
+
+
+@pytest.mark.parametrize("freeze", [True, False], ids=["recipe", "mutant-trains-them"])
+def test_point_estimates_never_learn_from_the_bound_part(
+    freeze: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Transformer's input projection and layer norms carry no KL: the posterior stage must
+    leave them as the prior part made them, so permuting the bound part's labels leaves them
+    bit-identical. The mutant (freezing disabled) lets them learn the bound part, and this
+    test sees it."""
+    import lrbnn_core.certified_training as ct
+    from lrbnn_core.models import make_linear
+    from lrbnn_core.recurrent import SequenceClassifier
+    from lrbnn_core.transformer import make_transformer_encoder
+
+    if not freeze:
+        monkeypatch.setattr(ct, "freeze_point_estimates", lambda model: [])
+    data = load_teacher_student(
+        seed=0,
+        kind="classification",
+        in_features=6,
+        out_features=3,
+        n_train=60,
+        n_test=20,
+        n_ood=10,
+    ).as_sequences()
+
+    def build(gen: torch.Generator) -> torch.nn.Module:
+        enc = make_transformer_encoder("mean_field", 8, 2, 16, 1, input_size=1, generator=gen)
+        return SequenceClassifier(enc, 3, head=make_linear("mean_field", 8, 3, None, generator=gen))
+
+    settings = GridSettings(
+        std_scales=(1.0,), n_mc=10, n_test_mc=5, prior_epochs=2, posterior_epochs=2, batch_size=16
+    )
+
+    def point_estimates(labels: torch.Tensor) -> dict[str, torch.Tensor]:
+        shuffled = type(data)(**{**data.__dict__, "y_train": labels})
+        _, model = ct.train_and_certify(
+            shuffled,
+            family="mean_field",
+            rank=None,
+            penalty=0.0,
+            penalty_note="",
+            settings=settings,
+            seed=0,
+            build=build,
+            progress=False,
+        )
+        assert all(p.requires_grad for p in model.parameters())  # restored after training
+        return {
+            n: p.detach().clone()
+            for n, p in model.named_parameters()
+            if not n.rsplit(".", 1)[-1].endswith(("_mean", "_rho"))
+        }
+
+    _, bound = split_for_prior(len(data.x_train), settings.prior_fraction, 0)
+    permuted = data.y_train.clone()
+    permuted[bound] = data.y_train[bound][
+        torch.randperm(len(bound), generator=torch.Generator().manual_seed(1))
+    ]
+    a, b = point_estimates(data.y_train), point_estimates(permuted)
+    assert len(a) == 8
+    same = all(torch.equal(a[n], b[n]) for n in a)
+    assert same is freeze

@@ -76,6 +76,10 @@ def test_examples_run_quick_and_report_three_models(example) -> None:
         assert 0.0 <= row.ood_auroc <= 1.0 and row.nll > 0.0
         assert 1 <= row.best_epoch <= row.epochs <= 3 and row.seconds_per_epoch > 0.0
         assert row.n_samples == (1 if row.kind == "deterministic" else 100)
+        if row.kind == "deterministic":
+            assert row.gibbs_error == pytest.approx(1.0 - row.accuracy, abs=1e-12)
+        else:
+            assert 0.0 <= row.gibbs_error <= 1.0
     params = {r.kind: r.params for r in rows}
     assert params["low_rank"] < params["deterministic"] < params["mean_field"]
     assert format_table(rows).count("\n") == 4

@@ -61,10 +61,10 @@ def test_quick_recipes_shrink_only_the_budget() -> None:
 
 def test_summary_is_mean_and_sample_std_over_seeds() -> None:
     rows = [
-        ExampleRow("e", "low_rank", 2, s, acc, 0.5, 0.1, 0.9, 10, 5, 4, 0.2, 100)
+        ExampleRow("e", "low_rank", 2, s, acc, 0.5, 0.1, 0.9, 10, 1.0 - acc, 5, 4, 0.2, 100)
         for s, acc in enumerate((0.8, 0.9, 1.0))
     ]
     (entry,) = summarise(rows)
     assert entry.seeds == 3 and entry.accuracy[0] == pytest.approx(0.9)
     assert entry.accuracy[1] == pytest.approx(0.1)  # sample std of 0.8, 0.9, 1.0
-    assert "0.900 +- 0.100" in format_table(rows)
+    assert "0.900 +- 0.100" in format_table(rows) and "0.100 +- 0.100" in format_table(rows)
