@@ -164,7 +164,7 @@ _BASE: dict[Arch, dict[str, Any]] = {
         "rank": 16,
         "layers": 2,
         "patch": 4,
-        "epochs": 60,
+        "epochs": 100,
         "batch_size": 100,
         "lr": 1e-3,
         "clip_norm": 1.0,
@@ -172,6 +172,14 @@ _BASE: dict[Arch, dict[str, Any]] = {
         "beta": 0.1,
         "warmup_epochs": 5,
     },
+}
+
+
+#: where one family departs from its architecture's base, and why
+_FAMILY: dict[tuple[Arch, LayerKind], dict[str, Any]] = {
+    # the factorised attention and feed-forward maps learn slower at lr 1e-3 (0.805 against
+    # 0.870 at lr 3e-3 on MNIST-1D, seed 0, where the other families gain nothing)
+    (Arch.TRANSFORMER, LayerKind.LOW_RANK): {"lr": 3e-3},
 }
 
 
@@ -188,7 +196,7 @@ def recipe(arch: Arch | str, family: LayerKind | str) -> Recipe:
     """
     chosen = parse_enum(Arch, arch, "arch")
     kind = layer_kind(family)
-    base = dict(_BASE[chosen])
+    base = {**_BASE[chosen], **_FAMILY.get((chosen, kind), {})}
     if kind is not LayerKind.LOW_RANK:
         base["rank"] = None
     return Recipe(
