@@ -154,6 +154,12 @@ def _add_sweep(sub: Any, common: _Parser) -> None:
     sweep.add_argument(
         "--no-mean-field", action="store_true", help="leave out the mean-field baseline"
     )
+    sweep.add_argument(
+        "--pbb",
+        action="store_true",
+        help="add the PBB recipe (Perez-Ortiz et al. 2021: dropout-ERM prior, prior stds 0.01, "
+        "0.03, 0.1 paid for, f_quad posterior on the bound half) as a baseline family (MLP only)",
+    )
     sweep.add_argument("--out", type=Path, default=Path("sweep_out"), help="default sweep_out/")
     sweep.add_argument(
         "--workers", type=int, default=1, help="local worker processes (default 1: this process)"
@@ -190,6 +196,7 @@ def _sweep(args: argparse.Namespace) -> int:
             seeds=args.seeds,
             mean_field=not args.no_mean_field,
             profile=args.profile,
+            pbb=args.pbb,
         )
         if args.workers < 1:
             raise SweepError(f"`--workers` must be an int >= 1; got {args.workers}")

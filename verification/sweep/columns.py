@@ -29,9 +29,10 @@ COLUMNS: tuple[str, ...] = (
     "dataset",
     # mlp (two hidden layers of `width`), lstm (hidden size `width`) or transformer (d_model)
     "arch",
-    # low_rank or mean_field (the full-rank Bayes-by-Backprop baseline)
+    # low_rank, mean_field (the full-rank Bayes-by-Backprop baseline) or pbb (the recipe of
+    # Perez-Ortiz et al. 2021: a mean-field posterior around a dropout-ERM prior; --pbb)
     "family",
-    # the grid's rank r (blank for mean-field)
+    # the grid's rank r (blank for mean-field and pbb)
     "rank",
     # rank of every factorised layer: r, except the classifier head, capped at its full rank
     # (the number of classes), and the LSTM's input matrix (rank 1: scalar inputs); blank for MF
@@ -52,7 +53,8 @@ COLUMNS: tuple[str, ...] = (
     "stochastic",
     # the prior: data_dependent (learnt on the prior part; see the module docstring)
     "prior",
-    # the chosen multiple of the prior model's stds (0.5, 1 or 2; paid for in `penalty`)
+    # the chosen multiple of the prior model's stds (0.5, 1 or 2; paid for in `penalty`); for
+    # pbb the chosen absolute prior std sigma (0.01, 0.03 or 0.1; paid for likewise)
     "prior_scale",
     # 0-1 error of the posterior predictive (mean probabilities of n_test_mc networks), test split
     "test_error",

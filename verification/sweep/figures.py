@@ -3,7 +3,8 @@ r"""The sweep's figures, drawn from ``DIR/results.csv`` (and ``DIR/meta.json``) 
 
 * ``bound_vs_rank.png``: one panel per width: the McAllester and kl-inverse certificates and the
   test Gibbs error against the rank (mean over seeds, band from the smallest to the largest
-  seed), the mean-field levels as horizontal lines of the same colours, and the critical rank
+  seed), the mean-field (dashed) and PBB (dotted, with ``--pbb``) levels as horizontal lines of
+  the same colours, and the critical rank
   :math:`r^\ast` of claim T3.8 (:func:`theory.pac_bayes.critical_rank`) where it applies (MLP
   rows: the largest common rank whose McAllester bound with KL :math:`= C_{max} D_{LR}(r)` stays
   below 1, with :math:`C_{max}` the largest per-coordinate KL measured at that width, the mean
@@ -43,6 +44,8 @@ COMPLEXITY_RATIO = "complexity_ratio.png"
 #: no ``Software`` text chunk: the bytes do not depend on matplotlib's version string
 _PNG_METADATA: dict[str, str | None] = {"Software": None}
 _DPI = 130
+#: the full-rank families drawn as levels: (family, legend name, line style)
+_BASELINES = (("mean_field", "mean field", "--"), ("pbb", "PBB", (0, (1, 1.5))))
 #: (column, legend label, colour, width of the mean-field line: the McAllester line is drawn
 #: wider so that it shows around the kl-inverse line it often nearly equals)
 _SERIES = (
@@ -142,7 +145,10 @@ def plot_bound_vs_rank(rows: Sequence[dict[str, Any]], path: Path, *, delta: flo
     for ax, width in zip(axes, widths, strict=True):
         at = [r for r in rows if r["width"] == width]
         low = sorted((r for r in at if r["family"] == "low_rank"), key=lambda r: r["rank"])
-        mf = [r for r in at if r["family"] == "mean_field"]
+        levels = [
+            (name, style, [r for r in at if r["family"] == family])
+            for family, name, style in _BASELINES
+        ]
         ranks = sorted({int(r["rank"]) for r in low})
         for column, label, colour, line_width in _SERIES:
             if ranks:
@@ -151,14 +157,16 @@ def plot_bound_vs_rank(rows: Sequence[dict[str, Any]], path: Path, *, delta: flo
                 ax.plot(ranks, mean, "o-", color=colour, label=f"{label}, low rank")
                 ax.fill_between(ranks, lo, hi, color=colour, alpha=0.18, linewidth=0)
                 top = max(top, float(hi.max()) * 1.05)
-            if mf:
-                level = _stats([r[column] for r in mf])[0]
+            for name, style, baseline in levels:
+                if not baseline:
+                    continue
+                level = _stats([r[column] for r in baseline])[0]
                 ax.axhline(
                     level,
                     color=colour,
-                    linestyle="--",
+                    linestyle=style,
                     linewidth=line_width,
-                    label=f"{label}, mean field",
+                    label=f"{label}, {name}",
                 )
                 top = max(top, level * 1.05)
         ax.axhline(1.0, color="0.4", linewidth=0.8, linestyle=":")

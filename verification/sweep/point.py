@@ -100,7 +100,9 @@ def _builder(point: PointSpec, n_features: int, n_classes: int) -> Callable[[Any
     from lrbnn_core.recurrent import SequenceClassifier, make_lstm
     from lrbnn_core.transformer import make_transformer_encoder
 
-    w, r, kind = point.width, point.rank, point.family
+    # the PBB recipe's posterior is a mean-field network
+    w, r = point.width, point.rank
+    kind = "mean_field" if point.family == "pbb" else point.family
     head_rank = None if r is None else min(r, n_classes)
 
     def build(gen: Any) -> Any:
@@ -156,17 +158,36 @@ def compute_point(point: PointSpec) -> dict[str, Any]:
     data = _load(point)
     n_classes = int(data.n_classes)
     n_features = int(data.x_train.shape[-1])
-    run, model = train_and_certify(
-        data,
-        family=point.family,
-        rank=point.rank,
-        penalty=point.penalty,
-        penalty_note=point.penalty_note,
-        settings=settings,
-        seed=point.seed,
-        build=_builder(point, n_features, n_classes),
-        progress=False,
-    )
+    if point.family == "pbb":
+        from lrbnn_core.pbb import PBBSettings, train_and_certify_pbb
+
+        # the same split, confidence, Monte Carlo sizes and epochs as the other families
+        pbb_settings = PBBSettings.from_grid(
+            settings, prior_epochs=budget.prior_epochs, posterior_epochs=budget.posterior_epochs
+        )
+        run, model = train_and_certify_pbb(
+            data,
+            family="pbb",
+            rank=None,
+            penalty=point.penalty,
+            penalty_note=point.penalty_note,
+            settings=pbb_settings,
+            seed=point.seed,
+            build=_builder(point, n_features, n_classes),
+            progress=False,
+        )
+    else:
+        run, model = train_and_certify(
+            data,
+            family=point.family,
+            rank=point.rank,
+            penalty=point.penalty,
+            penalty_note=point.penalty_note,
+            settings=settings,
+            seed=point.seed,
+            build=_builder(point, n_features, n_classes),
+            progress=False,
+        )
     cert = run.certificate
     s = point.seed
 

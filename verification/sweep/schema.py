@@ -74,7 +74,7 @@ NULLABLE = frozenset(
 ASSEMBLED = frozenset({"mf_tail_energy", "mf_tail_energy_rel", "predicted_ratio", "measured_ratio"})
 #: columns a point record has only for MLPs
 MLP_ONLY = frozenset({c for c in COLUMNS if c.startswith("gc_")})
-_FAMILIES = ("low_rank", "mean_field")
+_FAMILIES = ("low_rank", "mean_field", "pbb")
 _DATASETS = ("mnist1d", "digits", "teacher_student_classification")
 #: columns that are probabilities or rates
 _UNIT = frozenset(
@@ -136,13 +136,13 @@ def _check_value(column: str, value: Any) -> Any:
 
 
 def _check_row(row: Mapping[str, Any]) -> None:
-    """Cross-column rules of one row: the rank is blank exactly for mean-field rows, and every
-    per-layer list has one entry per layer of ``layer_shapes``."""
-    mean_field = row.get("family") == "mean_field"
-    if (row.get("rank") is None) != mean_field:
+    """Cross-column rules of one row: the rank is blank exactly for the full-rank families
+    (mean_field, pbb), and every per-layer list has one entry per layer of ``layer_shapes``."""
+    full_rank = row.get("family") != "low_rank"
+    if (row.get("rank") is None) != full_rank:
         raise _Bad(
             f"column `rank` is {row.get('rank')!r} for family {row.get('family')!r} "
-            "(blank exactly for mean_field)"
+            "(blank exactly for mean_field and pbb)"
         )
     shapes = row.get("layer_shapes") or ""
     try:

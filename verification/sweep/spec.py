@@ -104,6 +104,8 @@ class SweepSpec:
     seeds: tuple[int, ...]
     mean_field: bool
     profile: SweepProfile
+    #: add the PBB recipe (Perez-Ortiz et al. 2021: :mod:`lrbnn_core.pbb`) as a baseline family
+    pbb: bool = False
 
     def arguments(self) -> dict[str, Any]:
         """The spec as JSON values (what ``meta.json`` records and compares)."""
@@ -115,6 +117,7 @@ class SweepSpec:
             "seeds": list(self.seeds),
             "mean_field": self.mean_field,
             "profile": self.profile.value,
+            "pbb": self.pbb,
         }
 
 
@@ -135,8 +138,8 @@ class PointSpec:
 
     @property
     def point_id(self) -> str:
-        """``w<width>-s<seed>-r<rank>`` or ``w<width>-s<seed>-mf``."""
-        tail = "mf" if self.rank is None else f"r{self.rank}"
+        """``w<width>-s<seed>-r<rank>``, ``w<width>-s<seed>-mf`` or ``w<width>-s<seed>-pbb``."""
+        tail = f"r{self.rank}" if self.rank is not None else "pbb" if self.family == "pbb" else "mf"
         return f"w{self.width}-s{self.seed}-{tail}"
 
     def as_dict(self) -> dict[str, Any]:
@@ -191,7 +194,8 @@ def max_rank(dataset: SweepDataset | str, arch: Arch | str, width: int) -> tuple
 def grid_penalty(spec: SweepSpec, n_scales: int | None = None) -> tuple[float, str]:
     r"""The union-bound cost every certificate of the sweep pays, and its note.
 
-    .. math:: \ln\big((\#\text{ranks} + 1_{MF}) \cdot \#\text{widths} \cdot \#\text{scales}\big)
+    .. math:: \ln\big(\#\text{widths} \cdot ((\#\text{ranks} + 1_{MF}) \cdot
+        \#\text{scales} + 1_{PBB} \cdot \#\sigma_{PBB})\big)
 
     Examples
     --------
@@ -200,14 +204,18 @@ def grid_penalty(spec: SweepSpec, n_scales: int | None = None) -> tuple[float, s
     True
     """
     from lrbnn_core.certified_training import GridSettings
+    from lrbnn_core.pbb import PBBSettings
 
     scales = len(GridSettings().std_scales) if n_scales is None else n_scales
     families = len(spec.ranks) + (1 if spec.mean_field else 0)
-    k = families * len(spec.widths) * scales
+    sigmas = len(PBBSettings().sigmas) if spec.pbb else 0
+    k = len(spec.widths) * (families * scales + sigmas)
     note = (
         f"uniform union over {families} ranks (mean field counted as one) x "
         f"{len(spec.widths)} widths x {scales} prior scales"
     )
+    if spec.pbb:
+        note += f", plus {len(spec.widths)} widths x {sigmas} PBB prior stds"
     return math.log(k), note
 
 
@@ -220,6 +228,7 @@ def make_spec(
     seeds: Sequence[int] | None = None,
     mean_field: bool = True,
     profile: str = SweepProfile.QUICK.value,
+    pbb: bool = False,
 ) -> SweepSpec:
     """Validate the sweep's arguments (raising :class:`SweepError` with a one-line reason) and
     sort them. ``ranks=None``: the :data:`DEFAULT_RANKS` that fit every width.
@@ -234,6 +243,10 @@ def make_spec(
     prof = _enum(SweepProfile, profile, "--profile")
     if not isinstance(mean_field, bool):
         raise SweepError(f"`mean_field` must be a bool; got {mean_field!r}")
+    if not isinstance(pbb, bool):
+        raise SweepError(f"`pbb` must be a bool; got {pbb!r}")
+    if pbb and model is not Arch.MLP:
+        raise SweepError(f"`--pbb` runs the PBB recipe on MLPs only; got --arch {model.value}")
     default_widths = DEFAULT_WIDTHS if model is Arch.MLP else DEFAULT_SEQUENCE_WIDTHS
     ws = _int_list(default_widths if widths is None else widths, "--widths", 1)
     ss = _int_list(DEFAULT_SEEDS if seeds is None else seeds, "--seeds", 0, _MAX_SEED)
@@ -253,11 +266,12 @@ def make_spec(
             )
     if not rs and not mean_field:
         raise SweepError("the grid is empty: no `--ranks` and `--no-mean-field`")
-    return SweepSpec(data, model, tuple(rs), tuple(ws), tuple(ss), mean_field, prof)
+    return SweepSpec(data, model, tuple(rs), tuple(ws), tuple(ss), mean_field, prof, pbb)
 
 
 def grid(spec: SweepSpec) -> list[PointSpec]:
-    """The grid points in results order: widths, then seeds, then ranks ascending, mean field last.
+    """The grid points in results order: widths, then seeds, then ranks ascending, mean field,
+    then PBB.
 
     Examples
     --------
@@ -269,6 +283,8 @@ def grid(spec: SweepSpec) -> list[PointSpec]:
     families: list[tuple[str, int | None]] = [("low_rank", r) for r in spec.ranks]
     if spec.mean_field:
         families.append(("mean_field", None))
+    if spec.pbb:
+        families.append(("pbb", None))
     return [
         PointSpec(
             dataset=spec.dataset.value,
