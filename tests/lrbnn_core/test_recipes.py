@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -68,3 +70,15 @@ def test_summary_is_mean_and_sample_std_over_seeds() -> None:
     assert entry.seeds == 3 and entry.accuracy[0] == pytest.approx(0.9)
     assert entry.accuracy[1] == pytest.approx(0.1)  # sample std of 0.8, 0.9, 1.0
     assert "0.900 +- 0.100" in format_table(rows) and "0.100 +- 0.100" in format_table(rows)
+
+
+def test_write_csv_keeps_every_field(tmp_path: Path) -> None:
+    import csv
+
+    from lrbnn_core.examples import write_csv
+
+    rows = [ExampleRow("e", "mean_field", None, 0, 0.8, 0.5, 0.1, 0.9, 10, 0.2, 5, 4, 0.2, 100)]
+    path = write_csv(rows, tmp_path / "sub" / "x.csv")
+    with path.open() as fh:
+        (line,) = list(csv.DictReader(fh))
+    assert line["rank"] == "" and float(line["accuracy"]) == 0.8 and line["n_samples"] == "100"
