@@ -55,12 +55,13 @@ Modules: :mod:`~lrbnn_core.certificates.losses` (:class:`Loss`, :func:`example_l
 from __future__ import annotations
 
 from lrbnn_core.certificates.certificate import Certificate
-from lrbnn_core.certificates.certification import DEFAULT_CATONI_LAMBDAS, certify
+from lrbnn_core.certificates.certification import DEFAULT_CATONI_LAMBDAS, MC_BOUNDS, certify
 from lrbnn_core.certificates.losses import Loss, example_losses
 from lrbnn_core.certificates.risk import gibbs_risks
 
 __all__ = [
     "DEFAULT_CATONI_LAMBDAS",
+    "MC_BOUNDS",
     "Certificate",
     "Loss",
     "certify",

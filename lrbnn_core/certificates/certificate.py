@@ -26,8 +26,8 @@ class Certificate:
     mc_risk : float
         :math:`\frac1M \sum_j r_j`, the Monte Carlo estimate of the empirical Gibbs risk.
     mc_risk_bound : float
-        Its sample-convergence upper bound :math:`\bar L_{MC}` (probability
-        :math:`\ge 1 - \delta_{MC}` over the draws).
+        Its upper bound :math:`\bar L_{MC}` (probability :math:`\ge 1 - \delta_{MC}` over the
+        draws), by the method ``mc_bound`` names.
     network_risks : tuple of float
         :math:`r_1, \dots, r_M` (diagnostics).
     kl : float
@@ -69,6 +69,9 @@ class Certificate:
     p_min: float
     #: KL (or its declared bound) removed by gauge balancing before certifying, in nats
     gauge_gain: float = 0.0
+    #: how ``mc_risk_bound`` was obtained: ``"kl"`` (sample convergence, Langford and Caruana)
+    #: or ``"bernstein"`` (empirical Bernstein over the networks' risks, Maurer and Pontil)
+    mc_bound: str = "kl"
 
     @property
     def complexity(self) -> float:
@@ -110,7 +113,8 @@ class Certificate:
         note = f" [{self.penalty_note}]" if self.penalty_note else ""
         return (
             f"{self.loss.value} certificate, n={self.n}, {self.n_mc} networks: MC risk "
-            f"{self.mc_risk:.4f} <= {self.mc_risk_bound:.4f}; KL {self.kl:.4g}{kl_kind} + "
+            f"{self.mc_risk:.4f} <= {self.mc_risk_bound:.4f} ({self.mc_bound}); "
+            f"KL {self.kl:.4g}{kl_kind} + "
             f"penalty {self.penalty:.4g}{note} nats; McAllester {self.mcallester:.4f}, "
             f"kl-inverse {self.kl_inverse:.4f}, Catoni {self.catoni:.4f} "
             f"(each w.p. >= {self.confidence:.4g}); best {self.best:.4f} ({self.best_name}, "
@@ -127,6 +131,7 @@ class Certificate:
             "n_mc": self.n_mc,
             "mc_risk": self.mc_risk,
             "mc_risk_bound": self.mc_risk_bound,
+            "mc_bound": self.mc_bound,
             "kl": self.kl,
             "kl_is_exact": self.kl_is_exact,
             "penalty": self.penalty,

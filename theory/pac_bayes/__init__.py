@@ -19,6 +19,7 @@ Why the KL is taken in factor space (claim KLF) is computed in :mod:`theory.sing
 
 from theory.pac_bayes.bounds import (
     catoni_bound,
+    empirical_bernstein_bound,
     kl_bound,
     log_term,
     mcallester_bound,
@@ -43,6 +44,7 @@ __all__ = [
     "complexity_ratio",
     "critical_rank",
     "crossover_rank",
+    "empirical_bernstein_bound",
     "gaussian_entropy",
     "gaussian_kl",
     "gaussian_kl_elementwise",

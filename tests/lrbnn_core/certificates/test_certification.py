@@ -313,3 +313,40 @@ def test_certify_rejects_bad_data_and_models(seed: int) -> None:
         certify(deterministic, x, y, **kw)
     with pytest.raises(TypeError, match=r"`model` must be a torch\.nn\.Module; got str"):
         certify("net", x, y, **kw)  # type: ignore[arg-type]
+
+
+def test_certify_bernstein_step_uses_the_networks_variance(seed: int) -> None:
+    """``mc_bound="bernstein"``: the same networks (same generator) and KL as ``"kl"``; the
+    Monte Carlo bound is the empirical Bernstein bound of their risks (a by-hand twin), every
+    PAC-Bayes bound is recomputed from it, and the choice is recorded."""
+    model = _mlp("low_rank", seed)
+    x, y = _data(model, 40, seed)
+
+    def run(mc_bound: str) -> Certificate:
+        return certify(
+            model,
+            x,
+            y,
+            delta=0.03,
+            mc_delta=0.02,
+            n_mc=30,
+            generator=torch.Generator().manual_seed(seed),
+            mc_bound=mc_bound,
+        )
+
+    kl_cert, bern = run("kl"), run("bernstein")
+    assert bern.network_risks == kl_cert.network_risks and bern.kl == kl_cert.kl
+    r = np.asarray(bern.network_risks)
+    var = float(np.sum((r - r.mean()) ** 2) / 29)
+    log = math.log(2 / 0.02)
+    by_hand = min(1.0, bern.mc_risk + math.sqrt(2 * var * log / 30) + 7 * log / (3 * 29))
+    assert bern.mc_risk_bound == pytest.approx(by_hand, rel=1e-12)
+    assert bern.kl_inverse == kl_bound(bern.mc_risk_bound, bern.complexity, 40, 0.03)
+    assert (bern.mc_bound, kl_cert.mc_bound) == ("bernstein", "kl")
+    assert "(bernstein)" in bern.summary() and bern.as_dict()["mc_bound"] == "bernstein"
+    with pytest.raises(
+        ValueError, match="`mc_bound` must be one of kl, bernstein; got 'hoeffding'"
+    ):
+        certify(model, x, y, delta=0.03, mc_delta=0.02, n_mc=30, mc_bound="hoeffding")
+    with pytest.raises(ValueError, match="`mc_bound` 'bernstein' needs `n_mc` >= 2"):
+        certify(model, x, y, delta=0.03, mc_delta=0.02, n_mc=1, mc_bound="bernstein")
