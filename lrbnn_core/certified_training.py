@@ -87,6 +87,9 @@ class GridSettings:
     lr: float = 3e-3
     posterior_lr: float = 1e-3
     objective: str = "kl"
+    #: the Monte Carlo step of every certificate (:data:`lrbnn_core.certificates.MC_BOUNDS`):
+    #: "kl" (sample convergence) or "bernstein" (empirical Bernstein), fixed in advance
+    mc_bound: str = "kl"
 
 
 @dataclass(frozen=True)
@@ -275,6 +278,7 @@ def train_and_certify(
             generator=torch.Generator().manual_seed(seed + 1),
             penalty=penalty,
             penalty_note=penalty_note,
+            mc_bound=cfg.mc_bound,
         )
         if best is None or cert.kl_inverse < best[1].kl_inverse:
             best = (scale, cert)

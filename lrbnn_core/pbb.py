@@ -121,6 +121,8 @@ class PBBSettings:
     objective: Objective = Objective.QUADRATIC
     #: train the posterior on the whole training set (PBB's code) instead of the bound part
     posterior_on_all: bool = False
+    #: the Monte Carlo step of the certificates ("kl" or "bernstein"), fixed in advance
+    mc_bound: str = "kl"
 
     def __post_init__(self) -> None:
         if isinstance(self.hidden, (str, bytes)) or not isinstance(self.hidden, Sequence):
@@ -153,7 +155,7 @@ class PBBSettings:
         sizes (``changes`` override any field)."""
         if not isinstance(grid, GridSettings):
             raise TypeError(f"`grid` must be a GridSettings; got {type(grid).__name__}")
-        shared = ("hidden", "prior_fraction", "delta", "mc_delta", "n_mc", "n_test_mc")
+        shared = ("hidden", "prior_fraction", "delta", "mc_delta", "n_mc", "n_test_mc", "mc_bound")
         return cls(**({name: getattr(grid, name) for name in shared} | changes))
 
 
@@ -366,7 +368,7 @@ def train_and_certify_pbb(
         # the Monte Carlo draws of train_and_certify (seed + 1), at its delta split and n_mc
         cert = certify(posterior, x_bound, y_bound, delta=cfg.delta, mc_delta=cfg.mc_delta,
                        n_mc=cfg.n_mc, generator=torch.Generator().manual_seed(seed + 1),
-                       penalty=pen, penalty_note=penalty_note)  # fmt: skip
+                       penalty=pen, penalty_note=penalty_note, mc_bound=cfg.mc_bound)  # fmt: skip
         if progress:
             tqdm.write(f"pbb sigma={sigma:g}: {cert.summary()}")
         if best is None or cert.kl_inverse < best[1].kl_inverse:

@@ -134,3 +134,27 @@ def test_point_estimates_never_learn_from_the_bound_part(
     assert len(a) == 8
     same = all(torch.equal(a[n], b[n]) for n in a)
     assert same is freeze
+
+
+def test_grid_settings_choose_the_monte_carlo_step() -> None:
+    import dataclasses
+
+    data = load_teacher_student(
+        seed=0,
+        kind="classification",
+        in_features=6,
+        out_features=3,
+        n_train=60,
+        n_test=20,
+        n_ood=10,
+    )
+    settings = dataclasses.replace(TINY, mc_bound="bernstein")
+    (run,) = certify_grid(
+        data, family="low_rank", ranks=(1,), settings=settings, seed=0, progress=False
+    )
+    assert run.certificate.mc_bound == "bernstein"
+    (plain,) = certify_grid(
+        data, family="low_rank", ranks=(1,), settings=TINY, seed=0, progress=False
+    )
+    assert plain.certificate.mc_bound == "kl"
+    assert plain.certificate.network_risks == run.certificate.network_risks
