@@ -27,6 +27,7 @@ from tqdm import tqdm
 from verification.registry import CLAIMS, FigureSpec
 
 __all__ = [
+    "DATA_FILES",
     "FIGURES",
     "PNG_METADATA",
     "SWEEP_FIGURES",
@@ -68,6 +69,11 @@ def save_png(fig: Any, path: str | Path, *, dpi: int) -> Path:
 SWEEP_FIGURES: dict[str, str] = {
     name: "lrbnn figures --sweep sweep_out --out figures"
     for name in ("sweep_bound_vs_rank.png", "sweep_complexity_ratio.png")
+}
+
+#: small CSVs in ``figures/`` that the README's tables show -> the command that writes them
+DATA_FILES: dict[str, str] = {
+    "examples.csv": "python -m lrbnn_core.examples --csv figures/examples.csv",
 }
 
 #: file name -> the figure's spec (call it with a path to draw it), gathered from the claim
