@@ -41,7 +41,7 @@ import torch
 from torch import nn
 
 from lrbnn_core.base import bayesian_modules, set_prior, stochastic_parameter_count
-from lrbnn_core.certificates import Certificate, certify, gibbs_risks
+from lrbnn_core.certificates import Certificate, certify_priors, gibbs_risks
 from lrbnn_core.data import Dataset, load_dataset
 from lrbnn_core.gauge import balance_gauge
 from lrbnn_core.models import MLP, LayerKind, layer_kind
@@ -265,21 +265,28 @@ def train_and_certify(
     for p in frozen:
         p.requires_grad_(True)
     gain = balance_gauge(posterior) if kind is LayerKind.LOW_RANK else 0.0
-    best: tuple[float, Certificate] | None = None
-    for scale in cfg.std_scales:
-        set_prior(posterior, GaussianPrior(1.0), centre=prior_model, centre_std_scale=scale)
-        cert = certify(
-            posterior,
-            x_bound,
-            y_bound,
-            delta=cfg.delta,
-            mc_delta=cfg.mc_delta,
-            n_mc=cfg.n_mc,
-            generator=torch.Generator().manual_seed(seed + 1),
-            penalty=penalty,
-            penalty_note=penalty_note,
-            mc_bound=cfg.mc_bound,
+    # every scale certifies the same networks: draw them once (certify_priors)
+    setters = [
+        lambda model, s=scale: set_prior(
+            model, GaussianPrior(1.0), centre=prior_model, centre_std_scale=s
         )
+        for scale in cfg.std_scales
+    ]
+    certs = certify_priors(
+        posterior,
+        x_bound,
+        y_bound,
+        setters,
+        delta=cfg.delta,
+        mc_delta=cfg.mc_delta,
+        n_mc=cfg.n_mc,
+        generator=torch.Generator().manual_seed(seed + 1),
+        penalty=penalty,
+        penalty_note=penalty_note,
+        mc_bound=cfg.mc_bound,
+    )
+    best: tuple[float, Certificate] | None = None
+    for scale, cert in zip(cfg.std_scales, certs, strict=True):
         if best is None or cert.kl_inverse < best[1].kl_inverse:
             best = (scale, cert)
     assert best is not None

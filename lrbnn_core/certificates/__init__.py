@@ -55,7 +55,12 @@ Modules: :mod:`~lrbnn_core.certificates.losses` (:class:`Loss`, :func:`example_l
 from __future__ import annotations
 
 from lrbnn_core.certificates.certificate import Certificate
-from lrbnn_core.certificates.certification import DEFAULT_CATONI_LAMBDAS, MC_BOUNDS, certify
+from lrbnn_core.certificates.certification import (
+    DEFAULT_CATONI_LAMBDAS,
+    MC_BOUNDS,
+    certify,
+    certify_priors,
+)
 from lrbnn_core.certificates.losses import Loss, example_losses
 from lrbnn_core.certificates.risk import gibbs_risks
 
@@ -65,6 +70,7 @@ __all__ = [
     "Certificate",
     "Loss",
     "certify",
+    "certify_priors",
     "example_losses",
     "gibbs_risks",
 ]

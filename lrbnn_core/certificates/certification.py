@@ -4,7 +4,10 @@ the certified KL, and the McAllester, kl-inverse and Catoni bounds (:func:`certi
 
 from __future__ import annotations
 
+import inspect
 import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -30,7 +33,7 @@ from theory.pac_bayes import (
     sample_convergence_bound,
 )
 
-__all__ = ["DEFAULT_CATONI_LAMBDAS", "MC_BOUNDS", "certify"]
+__all__ = ["DEFAULT_CATONI_LAMBDAS", "MC_BOUNDS", "certify", "certify_priors"]
 
 #: the Monte Carlo steps :func:`certify` offers (``mc_bound``), each checked for coverage by
 #: simulation in the tests before it was offered
@@ -170,6 +173,93 @@ def certify(
     >>> cert.kl_inverse <= cert.mcallester, round(cert.confidence, 3)
     (True, 0.95)
     """
+    plan = _plan(
+        delta, mc_delta, n_mc, generator, loss, penalty, penalty_note, p_min, catoni_lambdas,
+        batch_size, balance, mc_bound,
+    )  # fmt: skip
+    return _certify_each(model, inputs, targets, [None], _check_model(model), plan)[0]
+
+
+def certify_priors(
+    model: nn.Module,
+    inputs: Tensor,
+    targets: Tensor,
+    set_priors: Sequence[Callable[[nn.Module], None]],
+    **options: Any,
+) -> list[Certificate]:
+    r"""One certificate per prior, from one set of Monte Carlo draws: ``set_priors[k](model)``
+    sets the k-th prior, then the gauge is balanced against it (which never changes a network)
+    and only the KL and the bounds are recomputed; the networks are drawn once, after the first
+    prior is set. ``options`` are those of :func:`certify` (keywords).
+
+    Each certificate holds with probability :math:`\ge 1 - \delta - \delta_{MC}` (the Monte
+    Carlo event is one event for all of them: the draws do not depend on the prior); keeping the
+    best after seeing them needs ``penalty`` :math:`\ge \ln K` nats for ``K = len(set_priors)``.
+
+    Examples
+    --------
+    >>> from lrbnn_core.base import set_prior
+    >>> from lrbnn_core.models import MLP
+    >>> from lrbnn_core.priors import GaussianPrior
+    >>> net = MLP((3, 4, 2), "low_rank", rank=1, generator=torch.Generator().manual_seed(0))
+    >>> x, y = torch.ones(50, 3), torch.zeros(50, dtype=torch.long)
+    >>> certs = certify_priors(net, x, y, [lambda m, s=s: set_prior(m, GaussianPrior(s))
+    ...                                    for s in (0.5, 1.0)],
+    ...                        delta=0.025, mc_delta=0.025, n_mc=20, penalty=math.log(2),
+    ...                        generator=torch.Generator().manual_seed(1))
+    >>> certs[0].network_risks == certs[1].network_risks, certs[0].kl != certs[1].kl
+    (True, True)
+    """
+    if isinstance(set_priors, (str, bytes)) or not isinstance(set_priors, Sequence):
+        raise TypeError(f"`set_priors` must be a sequence of callables; got {set_priors!r}")
+    if not set_priors or not all(callable(f) for f in set_priors):
+        raise ValueError(
+            f"`set_priors` must be a non-empty sequence of callables; got {list(set_priors)!r}"
+        )
+    known = set(inspect.signature(certify).parameters) - {"model", "inputs", "targets"}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise TypeError(f"certify_priors() got unexpected keyword arguments {unknown}")
+    for name in ("delta", "mc_delta", "n_mc"):
+        if name not in options:
+            raise TypeError(f"certify_priors() needs the keyword argument `{name}`")
+    defaults = {
+        k: v.default
+        for k, v in inspect.signature(certify).parameters.items()
+        if v.default is not inspect.Parameter.empty
+    }
+    o = {**defaults, **options}
+    plan = _plan(
+        o["delta"], o["mc_delta"], o["n_mc"], o["generator"], o["loss"], o["penalty"],
+        o["penalty_note"], o["p_min"], o["catoni_lambdas"], o["batch_size"], o["balance"],
+        o["mc_bound"],
+    )  # fmt: skip
+    return _certify_each(model, inputs, targets, list(set_priors), _check_model(model), plan)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """The validated options of one certification."""
+
+    delta: float
+    mc_delta: float
+    n_mc: int
+    generator: torch.Generator | None
+    loss: Loss
+    penalty: float
+    penalty_note: str
+    p_min: float
+    lambdas: tuple[float, ...]
+    batch_size: int
+    balance: bool
+    mc_bound: str
+
+
+def _plan(
+    delta: Any, mc_delta: Any, n_mc: Any, generator: Any, loss: Any, penalty: Any,
+    penalty_note: Any, p_min: Any, catoni_lambdas: Any, batch_size: Any, balance: Any,
+    mc_bound: Any,
+) -> _Plan:  # fmt: skip
     d = _check_open_unit(delta, "delta")
     md = _check_open_unit(mc_delta, "mc_delta")
     if d + md >= 1.0:
@@ -186,53 +276,75 @@ def certify(
     lambdas = _check_lambdas(catoni_lambdas)
     kind = _loss(loss)
     p = _check_open_unit(p_min, "p_min")
-    layers = _check_model(model)
     if not isinstance(balance, bool):
         raise TypeError(f"`balance` must be a bool; got {balance!r}")
     if mc_bound not in MC_BOUNDS:
         raise ValueError(f"`mc_bound` must be one of {', '.join(MC_BOUNDS)}; got {mc_bound!r}")
     if mc_bound == "bernstein" and m < 2:
         raise ValueError(f"`mc_bound` 'bernstein' needs `n_mc` >= 2 (a variance); got {m}")
-    gain = balance_gauge(model) if balance else 0.0
+    return _Plan(d, md, m, generator, kind, pen, penalty_note, p, lambdas, batch_size, balance,
+                 mc_bound)  # fmt: skip
 
-    risks = gibbs_risks(
-        model,
-        inputs,
-        targets,
-        n_mc=m,
-        generator=generator,
-        loss=kind,
-        p_min=p,
-        batch_size=batch_size,
-    )
-    n = len(inputs)
-    kl, exact = _certified_kl(model, layers)
-    mc_risk = float(np.mean(risks))
-    if mc_bound == "bernstein":
-        # rounding can push the sample variance of [0, 1] values a hair past its maximum
-        variance = min(float(np.var(risks, ddof=1)), 0.25 * m / (m - 1))
-        bound = float(empirical_bernstein_bound(mc_risk, variance, m, md))
-    else:
-        bound = float(sample_convergence_bound(mc_risk, m, md))
-    complexity = kl + pen
-    return Certificate(
-        loss=kind,
-        n=n,
-        n_mc=m,
-        mc_risk=mc_risk,
-        mc_risk_bound=bound,
-        network_risks=tuple(float(r) for r in risks),
-        kl=kl,
-        kl_is_exact=exact,
-        penalty=pen,
-        penalty_note=penalty_note,
-        delta=d,
-        mc_delta=md,
-        mcallester=float(mcallester_bound(bound, complexity, n, d)),
-        kl_inverse=float(kl_bound(bound, complexity, n, d)),
-        catoni=float(catoni_bound(bound, complexity, n, d, lambdas=np.asarray(lambdas))),
-        catoni_lambdas=lambdas,
-        p_min=p,
-        gauge_gain=gain,
-        mc_bound=mc_bound,
-    )
+
+def _certify_each(
+    model: nn.Module,
+    inputs: Tensor,
+    targets: Tensor,
+    set_priors: Sequence[Callable[[nn.Module], None] | None],
+    layers: list[BayesianModule],
+    plan: _Plan,
+) -> list[Certificate]:
+    certificates = []
+    risks: Any = None
+    for set_prior in set_priors:
+        if set_prior is not None:
+            set_prior(model)
+        gain = balance_gauge(model) if plan.balance else 0.0
+        if risks is None:
+            # one set of draws for every prior: balancing the gauge never changes a network
+            risks = gibbs_risks(
+                model,
+                inputs,
+                targets,
+                n_mc=plan.n_mc,
+                generator=plan.generator,
+                loss=plan.loss,
+                p_min=plan.p_min,
+                batch_size=plan.batch_size,
+            )
+            mc_risk = float(np.mean(risks))
+            m, md = plan.n_mc, plan.mc_delta
+            if plan.mc_bound == "bernstein":
+                # rounding can push the sample variance of [0, 1] values a hair past its maximum
+                variance = min(float(np.var(risks, ddof=1)), 0.25 * m / (m - 1))
+                bound = float(empirical_bernstein_bound(mc_risk, variance, m, md))
+            else:
+                bound = float(sample_convergence_bound(mc_risk, m, md))
+        n, d = len(inputs), plan.delta
+        kl, exact = _certified_kl(model, layers)
+        complexity = kl + plan.penalty
+        lambdas = np.asarray(plan.lambdas)
+        certificates.append(
+            Certificate(
+                loss=plan.loss,
+                n=n,
+                n_mc=plan.n_mc,
+                mc_risk=mc_risk,
+                mc_risk_bound=bound,
+                network_risks=tuple(float(r) for r in risks),
+                kl=kl,
+                kl_is_exact=exact,
+                penalty=plan.penalty,
+                penalty_note=plan.penalty_note,
+                delta=d,
+                mc_delta=plan.mc_delta,
+                mcallester=float(mcallester_bound(bound, complexity, n, d)),
+                kl_inverse=float(kl_bound(bound, complexity, n, d)),
+                catoni=float(catoni_bound(bound, complexity, n, d, lambdas=lambdas)),
+                catoni_lambdas=plan.lambdas,
+                p_min=plan.p_min,
+                gauge_gain=gain,
+                mc_bound=plan.mc_bound,
+            )
+        )
+    return certificates

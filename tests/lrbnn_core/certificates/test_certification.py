@@ -350,3 +350,44 @@ def test_certify_bernstein_step_uses_the_networks_variance(seed: int) -> None:
         certify(model, x, y, delta=0.03, mc_delta=0.02, n_mc=30, mc_bound="hoeffding")
     with pytest.raises(ValueError, match="`mc_bound` 'bernstein' needs `n_mc` >= 2"):
         certify(model, x, y, delta=0.03, mc_delta=0.02, n_mc=1, mc_bound="bernstein")
+
+
+def test_certify_priors_draws_once_and_equals_certify_per_prior(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Against three priors: the networks are drawn once (one call of gibbs_risks) and every
+    certificate equals the one ``certify`` gives after setting that prior by itself (same
+    generator seed: the same networks, gauge balancing never changes one)."""
+    import lrbnn_core.certificates.certification as cc
+    from lrbnn_core.certificates import certify_priors
+
+    stds = (0.3, 1.0, 3.0)
+    model = _mlp("low_rank", seed)
+    x, y = _data(model, 40, seed)
+    options = {"delta": 0.03, "mc_delta": 0.02, "n_mc": 12, "penalty": math.log(3)}
+    calls: list[int] = []
+    real = cc.gibbs_risks
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(cc, "gibbs_risks", counting)
+    setters = [lambda m, s=s: set_prior(m, GaussianPrior(s)) for s in stds]
+    together = certify_priors(
+        model, x, y, setters, generator=torch.Generator().manual_seed(seed), **options
+    )
+    assert len(calls) == 1 and len(together) == 3
+    for s, cert in zip(stds, together, strict=True):
+        set_prior(model, GaussianPrior(s))
+        alone = certify(model, x, y, generator=torch.Generator().manual_seed(seed), **options)
+        assert cert.kl == pytest.approx(alone.kl, rel=1e-12)
+        np.testing.assert_allclose(cert.network_risks, alone.network_risks, rtol=0, atol=1e-12)
+        assert cert.kl_inverse == pytest.approx(alone.kl_inverse, rel=1e-12)
+    assert len({c.kl for c in together}) == 3
+    with pytest.raises(ValueError, match="`set_priors` must be a non-empty sequence"):
+        certify_priors(model, x, y, [], **options)
+    with pytest.raises(TypeError, match="needs the keyword argument `n_mc`"):
+        certify_priors(model, x, y, setters, delta=0.03, mc_delta=0.02)
+    with pytest.raises(TypeError, match=r"unexpected keyword arguments \['nmc'\]"):
+        certify_priors(model, x, y, setters, nmc=3, **options)
