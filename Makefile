@@ -38,10 +38,12 @@ lint: $(STAMP)
 	$(VENV)/bin/lint-imports
 
 bench: $(STAMP)
+	# the peer of bench_layers; --no-deps: it would pull another torch
+	$(PY) -m pip install --quiet --no-deps bayesian-torch==0.5.0
 	$(PY) benchmarks/bench_kl_inverse.py
 	$(PY) benchmarks/bench_output_variance.py
 	$(PY) benchmarks/bench_gaussian_complexity.py
-	$(PY) benchmarks/bench_layers.py --threads 1
+	$(PY) benchmarks/bench_layers.py --threads 1 --sizes 1024 256 64
 	$(PY) benchmarks/bench_sweep_workers.py
 
 clean:

@@ -1,9 +1,12 @@
 """Benchmark (not a test): one training step of the Bayesian linear layers against nn.Linear.
 
 One step = forward on a batch, loss = mean squared output + KL / N (N = 60,000, a dataset size),
-backward (no optimiser update), float32, in = out = 1024, batch 256 by default. Layers:
-LowRankBayesLinear at r in {4, 16, 64} in "shared" and "local" modes, MeanFieldBayesLinear in both
-modes, and nn.Linear. Printed per layer, all measured in this one run:
+backward (no optimiser update), float32, in = out = 1024, batch 256 by default (``--sizes`` runs
+several sizes, one table each). Layers: LowRankBayesLinear at r in {4, 16, 64} in "shared" and
+"local" modes, MeanFieldBayesLinear in both modes, nn.Linear, and the peer: bayesian-torch's
+``LinearReparameterization`` (mean-field, one weight draw per pass, its own KL), when installed
+(``make bench`` installs it with ``--no-deps``: it would pull another torch). Printed per layer,
+all measured in this one run:
 
 * time per step (median over interleaved repeats, so that load from other processes hits every
   layer alike; each repeat times 3 consecutive steps of a layer after one untimed step) and the
@@ -13,7 +16,10 @@ modes, and nn.Linear. Printed per layer, all measured in this one run:
 * peak memory: on CPU the growth of the peak resident set size of a fresh subprocess during its
   first step (allocator effects included: what the operating system sees); on CUDA the growth
   of ``max_memory_allocated`` during a step;
-* trainable parameters and the ratio to the mean-field layer.
+* trainable parameters and the ratio to the mean-field layer;
+* operators per step: the innermost ``aten::`` calls the profiler records for one step (those
+  that call no other operator: about one kernel each), a measure of dispatch overhead on small
+  layers.
 
 Targets (issue 6): at r = 16 the low-rank shared step is >= 10x faster than the mean-field shared
 step and faster than nn.Linear, with >= 10x fewer parameters than the mean-field layer.
@@ -24,11 +30,15 @@ Run: ``python benchmarks/bench_layers.py [--threads N] [--device cuda]``.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
 import time
 from collections.abc import Callable
+
+# the profiler's start/stop log lines would bury the tables
+os.environ.setdefault("KINETO_LOG_LEVEL", "5")
 
 import torch
 from torch import nn
@@ -37,12 +47,31 @@ from torch.utils.flop_counter import FlopCounterMode
 from lrbnn_core import LowRankBayesLinear, MeanFieldBayesLinear, set_generator
 
 N_DATA = 60_000
+#: the peer's name in the tables
+PEER = "bayesian-torch reparam"
+
+
+def _peer_class() -> type[nn.Module]:
+    from bayesian_torch.layers import LinearReparameterization  # type: ignore[import-not-found]
+
+    return LinearReparameterization  # type: ignore[no-any-return]
+
+
+def peer_installed() -> bool:
+    try:
+        _peer_class()
+    except ImportError:
+        return False
+    return True
 
 
 def make_layer(name: str, size: int, device: str) -> nn.Module:
     gen = torch.Generator().manual_seed(0)
     if name == "nn.Linear":
         layer: nn.Module = nn.Linear(size, size)
+    elif name == PEER:
+        torch.manual_seed(0)  # bayesian-torch initialises from the global generator
+        layer = _peer_class()(size, size)
     elif name.startswith("mean-field"):
         layer = MeanFieldBayesLinear(size, size, sampling=name.split()[-1], generator=gen)
     else:  # "low-rank r=16 shared"
@@ -55,20 +84,37 @@ def make_layer(name: str, size: int, device: str) -> nn.Module:
 
 def make_step(layer: nn.Module, x: torch.Tensor) -> Callable[[], None]:
     kl = getattr(layer, "kl", None)
+    peer = type(layer).__name__ == "LinearReparameterization"
 
     def step() -> None:
         layer.zero_grad(set_to_none=True)
-        loss = layer(x).square().mean()
-        if kl is not None:
-            loss = loss + kl() / N_DATA
+        if peer:  # returns (output, KL of this layer)
+            out, peer_kl = layer(x)
+            loss = out.square().mean() + peer_kl / N_DATA
+        else:
+            loss = layer(x).square().mean()
+            if kl is not None:
+                loss = loss + kl() / N_DATA
         loss.backward()
 
     return step
 
 
-def layer_names(ranks: list[int]) -> list[str]:
-    names = [f"low-rank r={r} {mode}" for r in ranks for mode in ("shared", "local")]
-    return [*names, "mean-field shared", "mean-field local", "nn.Linear"]
+def layer_names(ranks: list[int], size: int, peer: bool) -> list[str]:
+    names = [f"low-rank r={r} {mode}" for r in ranks if r <= size for mode in ("shared", "local")]
+    return [*names, "mean-field shared", "mean-field local", "nn.Linear", *([PEER] if peer else [])]
+
+
+def op_count(step: Callable[[], None]) -> int:
+    """Innermost ``aten::`` operator calls of one step (calling no other ``aten::`` operator)."""
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+        step()
+    return sum(
+        1
+        for e in prof.events()
+        if e.name.startswith("aten::")
+        and not any(c.name.startswith("aten::") for c in e.cpu_children)
+    )
 
 
 def peak_memory_subprocess(name: str, size: int, batch: int, threads: int) -> float:
@@ -99,7 +145,7 @@ print((kib("VmHWM") - before) / 1024)
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--size", type=int, default=1024)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1024])
     parser.add_argument("--batch", type=int, default=256)
     parser.add_argument("--ranks", type=int, nargs="+", default=[4, 16, 64])
     parser.add_argument("--repeats", type=int, default=30)
@@ -107,22 +153,31 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    peer = peer_installed()
+    if not peer:
+        print("bayesian-torch is not installed (pip install --no-deps bayesian-torch): no peer")
+    for size in args.sizes:
+        bench_size(size, args, peer)
+
+
+def bench_size(size: int, args: argparse.Namespace, peer: bool) -> None:
     dev = args.device
     cuda = dev.startswith("cuda")
-    names = layer_names(args.ranks)
-    x = torch.randn(args.batch, args.size, generator=torch.Generator().manual_seed(2)).to(dev)
-    layers = {name: make_layer(name, args.size, dev) for name in names}
+    names = layer_names(args.ranks, size, peer)
+    x = torch.randn(args.batch, size, generator=torch.Generator().manual_seed(2)).to(dev)
+    layers = {name: make_layer(name, size, dev) for name in names}
     steps = {name: make_step(layer, x) for name, layer in layers.items()}
 
     def sync() -> None:
         if cuda:
             torch.cuda.synchronize()
 
-    flops, memory = {}, {}
+    flops, memory, ops = {}, {}, {}
     for name, step in steps.items():
         with FlopCounterMode(display=False) as counter:
             step()
         flops[name] = counter.get_total_flops()
+        ops[name] = op_count(step)
         for _ in range(3):  # warm-up
             step()
         if cuda:
@@ -133,7 +188,7 @@ def main() -> None:
             sync()
             memory[name] = (torch.cuda.max_memory_allocated() - base) / 2**20
         else:
-            memory[name] = peak_memory_subprocess(name, args.size, args.batch, args.threads)
+            memory[name] = peak_memory_subprocess(name, size, args.batch, args.threads)
     times: dict[str, list[float]] = {name: [] for name in names}
     for _ in range(args.repeats):
         for name, step in steps.items():
@@ -150,30 +205,33 @@ def main() -> None:
     params = {n: sum(p.numel() for p in layer.parameters()) for n, layer in layers.items()}
     device = torch.cuda.get_device_name() if cuda else f"CPU, {args.threads} thread(s)"
     print(
-        f"One training step (forward, backward, KL), in = out = {args.size}, batch {args.batch}, "
+        f"\nOne training step (forward, backward, KL), in = out = {size}, batch {args.batch}, "
         f"float32, {device}; median of {args.repeats} interleaved repeats"
     )
     print(
         f"{'layer':<24}{'ms/step':>9}{'vs MF':>8}{'vs Linear':>10}{'GFLOP':>8}"
-        f"{'FLOP ratio':>11}{'peak MiB':>10}{'params':>11}{'MF/params':>10}"
+        f"{'FLOP ratio':>11}{'peak MiB':>10}{'params':>11}{'MF/params':>10}{'ops':>6}"
     )
     lin, mf = "nn.Linear", "mean-field shared"
     for name in names:
         print(
             f"{name:<24}{med[name] * 1e3:9.3f}{med[mf] / med[name]:7.1f}x"
             f"{med[lin] / med[name]:9.2f}x{flops[name] / 1e9:8.3f}"
-            f"{flops[lin] / flops[name]:10.1f}x{memory[name]:10.1f}{params[name]:11,d}"
-            f"{params[mf] / params[name]:9.1f}x"
+            f"{flops[lin] / max(flops[name], 1):10.1f}x{memory[name]:10.1f}{params[name]:11,d}"
+            f"{params[mf] / params[name]:9.1f}x{ops[name]:6d}"
         )
     r16 = "low-rank r=16 shared"
     if r16 in med:
+        versus_peer = (
+            f"; {med[PEER] / med[r16]:.1f}x faster than bayesian-torch's LinearReparameterization"
+            if PEER in med
+            else ""
+        )
         print(
-            f"targets at r = 16 (shared): {med[mf] / med[r16]:.1f}x faster than mean-field "
-            f"(>= 10x: {'met' if med[mf] / med[r16] >= 10 else 'NOT met'}), "
-            f"{med[lin] / med[r16]:.2f}x vs nn.Linear (> 1: "
-            f"{'met' if med[lin] > med[r16] else 'NOT met'}), {params[mf] / params[r16]:.1f}x "
-            f"fewer parameters (>= 10x: {'met' if params[mf] >= 10 * params[r16] else 'NOT met'})"
-            f"; FLOP ratio to nn.Linear {flops[lin] / flops[r16]:.1f}x (the limit)"
+            f"at r = 16 (shared): {med[mf] / med[r16]:.1f}x faster than mean-field, "
+            f"{med[lin] / med[r16]:.2f}x vs nn.Linear (> 1: faster), "
+            f"{params[mf] / params[r16]:.1f}x fewer parameters, {ops[r16]} operators per step"
+            f"{versus_peer}; FLOP ratio to nn.Linear {flops[lin] / flops[r16]:.1f}x (the limit)"
         )
 
 
