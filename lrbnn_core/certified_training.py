@@ -56,6 +56,7 @@ __all__ = [
     "format_runs",
     "freeze_point_estimates",
     "main",
+    "posterior_parameters",
     "split_for_prior",
     "train_and_certify",
 ]
@@ -131,17 +132,23 @@ class CertifiedRun:
         }
 
 
-def freeze_point_estimates(model: nn.Module) -> list[nn.Parameter]:
-    """Set ``requires_grad=False`` on every trainable parameter of ``model`` that is not a
-    posterior mean or scale of a Bayesian layer (``<block>_mean`` / ``<block>_rho``): input
-    projections, layer norms, deterministic biases. They carry no KL, so a certificate is valid
-    only if they were fixed before the bound part was seen. Returns the parameters frozen."""
-    stochastic = {
-        id(p)
+def posterior_parameters(model: nn.Module) -> list[nn.Parameter]:
+    """The posterior means and scales of ``model``'s Bayesian layers (``<block>_mean`` /
+    ``<block>_rho``), in module order: the parameters a certificate's KL covers."""
+    return [
+        p
         for layer in bayesian_modules(model)
         for name, p in layer.named_parameters()
         if name.rsplit(".", 1)[-1].endswith(("_mean", "_rho"))
-    }
+    ]
+
+
+def freeze_point_estimates(model: nn.Module) -> list[nn.Parameter]:
+    """Set ``requires_grad=False`` on every trainable parameter of ``model`` outside
+    :func:`posterior_parameters`: input projections, layer norms, deterministic biases. They
+    carry no KL, so a certificate is valid only if they were fixed before the bound part was
+    seen. Returns the parameters frozen."""
+    stochastic = {id(p) for p in posterior_parameters(model)}
     frozen = [p for p in model.parameters() if p.requires_grad and id(p) not in stochastic]
     for p in frozen:
         p.requires_grad_(False)

@@ -69,6 +69,7 @@ from lrbnn_core.certified_training import (
     GridSettings,
     _test_errors,
     format_runs,
+    posterior_parameters,
     split_for_prior,
     train_and_certify,
 )
@@ -269,7 +270,7 @@ def _start_at_prior(prior_model: nn.Module, sigma: float) -> tuple[nn.Module, li
         for rho in rhos:
             rho.copy_(inverse_softplus(torch.full_like(rho, sigma, dtype=torch.float64)))
     set_prior(posterior, GaussianPrior(sigma), centre=prior_model)
-    return posterior, [p for name, p in named.items() if name.endswith(("_mean", "_rho"))]
+    return posterior, posterior_parameters(posterior)
 
 
 def train_and_certify_pbb(

@@ -50,11 +50,11 @@ def _one_line(text: str) -> str:
 
 def _refuse_out_under_a_file(out: Path | None, parser: argparse.ArgumentParser) -> None:
     """Refuse before any work an ``--out`` that lies under a file (it could never be written)."""
-    if out is None:
-        return
-    for parent in out.parents:
-        if parent.exists() and not parent.is_dir():
-            parser.error(f"--out {out} is under the file {parent}, not a folder")
+    from verification.sweep.storage import first_file
+
+    blocking = None if out is None else first_file(out.parent)
+    if blocking is not None:
+        parser.error(f"--out {out} is under the file {blocking}, not a folder")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -198,13 +198,7 @@ def _sweep(args: argparse.Namespace) -> int:
             profile=args.profile,
             pbb=args.pbb,
         )
-        if args.workers < 1:
-            raise SweepError(f"`--workers` must be an int >= 1; got {args.workers}")
-        if args.scheduler is not None and args.workers != 1:
-            raise SweepError(
-                "`--workers` is for local runs; with `--scheduler` the cluster's workers run "
-                "the points"
-            )
+        # run_sweep refuses bad --workers / --scheduler before it touches the folder
         report = run_sweep(
             spec,
             args.out,

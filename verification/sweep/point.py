@@ -158,36 +158,27 @@ def compute_point(point: PointSpec) -> dict[str, Any]:
     data = _load(point)
     n_classes = int(data.n_classes)
     n_features = int(data.x_train.shape[-1])
+    fit: Callable[..., Any] = train_and_certify
+    recipe_settings: Any = settings
     if point.family == "pbb":
         from lrbnn_core.pbb import PBBSettings, train_and_certify_pbb
 
         # the same split, confidence, Monte Carlo sizes and epochs as the other families
-        pbb_settings = PBBSettings.from_grid(
+        fit = train_and_certify_pbb
+        recipe_settings = PBBSettings.from_grid(
             settings, prior_epochs=budget.prior_epochs, posterior_epochs=budget.posterior_epochs
         )
-        run, model = train_and_certify_pbb(
-            data,
-            family="pbb",
-            rank=None,
-            penalty=point.penalty,
-            penalty_note=point.penalty_note,
-            settings=pbb_settings,
-            seed=point.seed,
-            build=_builder(point, n_features, n_classes),
-            progress=False,
-        )
-    else:
-        run, model = train_and_certify(
-            data,
-            family=point.family,
-            rank=point.rank,
-            penalty=point.penalty,
-            penalty_note=point.penalty_note,
-            settings=settings,
-            seed=point.seed,
-            build=_builder(point, n_features, n_classes),
-            progress=False,
-        )
+    run, model = fit(
+        data,
+        family=point.family,
+        rank=point.rank,
+        penalty=point.penalty,
+        penalty_note=point.penalty_note,
+        settings=recipe_settings,
+        seed=point.seed,
+        build=_builder(point, n_features, n_classes),
+        progress=False,
+    )
     cert = run.certificate
     s = point.seed
 

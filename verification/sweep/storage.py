@@ -182,22 +182,25 @@ def _git_state() -> dict[str, Any]:
     }
 
 
+#: package versions whose change can change a sweep's numbers (part of its identity)
+_RESULT_VERSIONS = (
+    "python",
+    "lrbnn-toolkit",
+    "torch",
+    "numpy",
+    "scipy",
+    "scikit-learn",
+    "mnist1d",
+)
+#: package versions meta.json records for information only (figures, progress, clusters)
+_OTHER_VERSIONS = ("matplotlib", "pillow", "tqdm", "threadpoolctl", "dask", "distributed")
+
+
 def _versions() -> dict[str, str | None]:
+    """The Python version and the versions of :data:`_RESULT_VERSIONS` and
+    :data:`_OTHER_VERSIONS` (``None``: not installed)."""
     out: dict[str, str | None] = {"python": platform.python_version()}
-    for dist in (
-        "lrbnn-toolkit",
-        "torch",
-        "numpy",
-        "scipy",
-        "scikit-learn",
-        "mnist1d",
-        "matplotlib",
-        "pillow",
-        "tqdm",
-        "threadpoolctl",
-        "dask",
-        "distributed",
-    ):
+    for dist in (*_RESULT_VERSIONS[1:], *_OTHER_VERSIONS):
         try:
             out[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:
@@ -243,16 +246,6 @@ def _meta(spec: SweepSpec) -> dict[str, Any]:
     }
 
 
-#: package versions whose change can change a sweep's numbers (part of its identity)
-_RESULT_VERSIONS = (
-    "python",
-    "lrbnn-toolkit",
-    "torch",
-    "numpy",
-    "scipy",
-    "scikit-learn",
-    "mnist1d",
-)
 #: meta.json's keys that make a sweep's identity (with the versions above): a folder whose
 #: meta.json differs in any of them holds points that this run must not reuse
 _IDENTITY = (
@@ -364,15 +357,21 @@ def _check_existing(out: Path, spec: SweepSpec, meta_path: Path) -> None:
         )
 
 
+def first_file(path: Path) -> Path | None:
+    """The outermost of ``path`` and its parents that exists and is not a folder (a path
+    under it can never be written), or ``None``."""
+    return next((p for p in reversed([path, *path.parents]) if p.exists() and not p.is_dir()), None)
+
+
 def check_folder(out: Path) -> None:
     """Refuse, before anything is written there, an ``out`` that is a file, sits under a file,
     holds sweep files without ``meta.json``, or holds files a sweep does not write (without
     ``meta.json``: not a sweep folder; nothing of ours goes into it, not even the lock)."""
     try:
-        for parent in reversed([out, *out.parents]):
-            if parent.exists() and not parent.is_dir():
-                what = "is a file" if parent == out else f"is under the file {parent}"
-                raise SweepError(f"`--out` {out} {what}, not a folder")
+        blocking = first_file(out)
+        if blocking is not None:
+            what = "is a file" if blocking == out else f"is under the file {blocking}"
+            raise SweepError(f"`--out` {out} {what}, not a folder")
         if (out / "meta.json").exists() or not out.is_dir():
             return
         points = out / "points"
