@@ -37,11 +37,9 @@ from torch import nn
 
 from lrbnn_core.data import Dataset, load_digits, load_mnist1d
 from lrbnn_core.metrics import evaluate
-from lrbnn_core.models import MLP, LayerKind, make_linear
+from lrbnn_core.models import LayerKind
 from lrbnn_core.recipes import Arch, Recipe, recipe, validation_split
-from lrbnn_core.recurrent import SequenceClassifier, make_lstm
 from lrbnn_core.training import predict, train
-from lrbnn_core.transformer import make_transformer_encoder
 
 __all__ = [
     "Example",
@@ -51,6 +49,7 @@ __all__ = [
     "example_recipe",
     "format_table",
     "main",
+    "read_csv",
     "run_example",
     "summarise",
     "write_csv",
@@ -90,17 +89,6 @@ def example_recipe(example: Example | str, kind: LayerKind | str, *, quick: bool
     return replace(base, hidden=16, rank=rank, epochs=3, warmup_epochs=1, patience=3, layers=1)
 
 
-def _tokens(data: Dataset, patch: int) -> Dataset:
-    """``(N, T, 1)`` sequences as ``(N, T / patch, patch)`` tokens (ViT-style patches)."""
-    if patch == 1:
-        return data
-
-    def cut(x: torch.Tensor) -> torch.Tensor:
-        return x.reshape(x.shape[0], -1, patch)
-
-    return replace(data, x_train=cut(data.x_train), x_test=cut(data.x_test), x_ood=cut(data.x_ood))
-
-
 @dataclass(frozen=True)
 class ExampleRow:
     """One model of one example at one seed."""
@@ -137,29 +125,19 @@ def _dataset(example: Example, seed: int, quick: bool) -> Dataset:
         return load_digits(seed=seed)
     sizes = _QUICK_SIZES if quick else {"n_train": 4000, "n_test": 1000}
     data = load_mnist1d(seed=MNIST1D_STANDARD_SEED, **sizes)
-    return data if example is Example.MLP_MNIST1D else data.as_sequences()
+    return data
 
 
 def build_model(example: Example | str, rec: Recipe, data: Dataset, seed: int) -> nn.Module:
-    """The example's model for recipe ``rec`` (initialised from ``seed``)."""
+    """The example's model for recipe ``rec`` (initialised from ``seed``; ``data`` laid out by
+    :meth:`~lrbnn_core.recipes.Recipe.inputs`)."""
     chosen = Example(example)
-    gen = torch.Generator().manual_seed(seed)
-    n_classes = data.n_classes or 0
-    h, r, kind = rec.hidden, rec.rank, rec.family
-    kw = rec.layer_keywords()
-    if rec.arch is Arch.MLP:
-        widths = (data.x_train.shape[-1], h, h, n_classes)
-        return MLP(widths, kind, rank=r, generator=gen, **kw)
-    if chosen is Example.LSTM_MNIST1D:
-        encoder: nn.Module = make_lstm(kind, 1, h, rank=r, input_rank=1, generator=gen, **kw)
-    else:
-        heads = 4 if h % 4 == 0 else 2
-        encoder = make_transformer_encoder(
-            kind, h, heads, 2 * h, rec.layers, rank=r, input_size=rec.patch, generator=gen, **kw
+    if _ARCH[chosen] is not rec.arch:
+        raise ValueError(
+            f"`rec` is a {rec.arch.value} recipe; example {chosen.value} needs "
+            f"{_ARCH[chosen].value}"
         )
-    head_rank = None if r is None else min(r, n_classes)
-    head = make_linear(kind, h, n_classes, head_rank, generator=gen, **kw)
-    return SequenceClassifier(encoder, n_classes, head=head)
+    return rec.build(data, torch.Generator().manual_seed(seed))
 
 
 def run_example(
@@ -176,7 +154,7 @@ def run_example(
     rows = []
     for kind in [LayerKind(k) for k in (kinds or list(LayerKind))]:
         rec = example_recipe(chosen, kind, quick=quick)
-        data = _tokens(base_data, rec.patch)
+        data = rec.inputs(base_data)
         model = build_model(chosen, rec, data, seed)
         tr, va = validation_split(len(data.x_train), rec.val_fraction, seed)
         start = time.perf_counter()
@@ -299,6 +277,29 @@ def write_csv(rows: Sequence[ExampleRow], path: Path | str) -> Path:
     return out
 
 
+def read_csv(path: Path | str) -> list[ExampleRow]:
+    """The rows :func:`write_csv` wrote (a file with other columns is refused, naming them)."""
+    names = [f.name for f in fields(ExampleRow)]
+    with open(path, encoding="utf-8", newline="") as fh:
+        reader = csv.DictReader(fh)
+        if reader.fieldnames != names:
+            raise ValueError(f"{path}: columns {reader.fieldnames} are not those of ExampleRow")
+        rows = []
+        for line in reader:
+            values: dict[str, object] = {}
+            for f in fields(ExampleRow):
+                text = line[f.name]
+                kind = str(f.type)
+                if text == "":
+                    values[f.name] = None
+                elif kind == "str":
+                    values[f.name] = text
+                else:
+                    values[f.name] = int(text) if kind.startswith("int") else float(text)
+            rows.append(ExampleRow(**values))  # type: ignore[arg-type]
+    return rows
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--only", nargs="+", choices=[e.value for e in Example], default=None)
@@ -307,7 +308,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-progress", action="store_true")
     parser.add_argument("--recipes", action="store_true", help="print the recipes and exit")
     parser.add_argument("--csv", type=Path, default=None, help="also write one line per run here")
+    parser.add_argument("--from-csv", type=Path, default=None, help="print the table of a --csv")
     args = parser.parse_args(argv)
+    if args.from_csv is not None:
+        print(format_table(read_csv(args.from_csv)))
+        return 0
     names = args.only or [e.value for e in Example]
     if args.recipes:
         for name in names:

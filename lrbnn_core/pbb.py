@@ -47,7 +47,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 from tqdm import tqdm
@@ -63,7 +62,7 @@ from lrbnn_core.base import (
     set_sampling,
     stochastic_parameter_count,
 )
-from lrbnn_core.certificates import Certificate, certify
+from lrbnn_core.certificates import MC_BOUNDS, Certificate, certify
 from lrbnn_core.certified_training import (
     CertifiedRun,
     GridSettings,
@@ -74,10 +73,12 @@ from lrbnn_core.certified_training import (
     train_and_certify,
 )
 from lrbnn_core.data import Dataset, load_dataset
+from lrbnn_core.erm_prior import DropoutERM, sgd_epochs, stage_generators, train_dropout_erm
 from lrbnn_core.layers.blocks import inverse_softplus
 from lrbnn_core.models import MLP, LayerKind
 from lrbnn_core.objectives import Objective, bound_objective, bounded_cross_entropy
 from lrbnn_core.priors import GaussianPrior
+from lrbnn_core.recipes import recipe
 
 # the helper that restores training flags, sampling modes and generators, as train does
 from lrbnn_core.training._checks import _preserved
@@ -156,71 +157,23 @@ class PBBSettings:
         sizes (``changes`` override any field)."""
         if not isinstance(grid, GridSettings):
             raise TypeError(f"`grid` must be a GridSettings; got {type(grid).__name__}")
-        shared = ("hidden", "prior_fraction", "delta", "mc_delta", "n_mc", "n_test_mc", "mc_bound")
-        return cls(**({name: getattr(grid, name) for name in shared} | changes))
-
-
-def _generators(seed: int, stage: int) -> tuple[torch.Generator, torch.Generator]:
-    """Shuffling and noise (dropout masks, weight draws) streams of one stage of one run (0: the
-    prior; k + 1: the k-th posterior), independent across stages and seeds."""
-    shuffle, noise = np.random.SeedSequence((seed, stage)).generate_state(2, np.uint64)
-    return torch.Generator().manual_seed(int(shuffle)), torch.Generator().manual_seed(int(noise))
-
-
-def _sgd(
-    model: nn.Module,
-    params: list[nn.Parameter],
-    data: tuple[Tensor, Tensor],
-    loss_fn: Callable[[Tensor, Tensor], Tensor],
-    cfg: PBBSettings,
-    stage: str,
-    shuffle: torch.Generator,
-    progress: bool,
-) -> None:
-    """Minimise ``loss_fn(model(x_batch), y_batch)`` in ``params`` by SGD with momentum (PBB's
-    optimiser in both stages) with the epochs, rate and momentum of ``stage`` (``"prior"``,
-    ``"posterior"``), minibatches shuffled without replacement per epoch."""
-    x, y = data
-    lr, momentum = getattr(cfg, f"{stage}_lr"), getattr(cfg, f"{stage}_momentum")
-    optimizer = torch.optim.SGD(params, lr=lr, momentum=momentum)
-    epochs = getattr(cfg, f"{stage}_epochs")
-    for epoch in tqdm(range(epochs), desc=f"pbb {stage}", unit="epoch", disable=not progress):
-        for idx in torch.randperm(len(x), generator=shuffle).split(cfg.batch_size):
-            loss = loss_fn(model(x[idx]), y[idx])
-            if not bool(torch.isfinite(loss.detach())):
-                value = float(loss.detach())
-                raise FloatingPointError(f"PBB {stage} loss {value} at epoch {epoch + 1}")
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+        shared = ("prior_fraction", "delta", "mc_delta", "n_mc", "n_test_mc", "mc_bound")
+        matched = {name: getattr(grid, name) for name in shared}
+        if grid.arch != "mlp":
+            raise ValueError(f"PBB's recipe is for the MLP; `grid.arch` is {grid.arch!r}")
+        if grid.hidden is not None:
+            matched["hidden"] = grid.hidden
+        else:  # the MLP recipe's two hidden layers
+            matched["hidden"] = (recipe("mlp", "mean_field").hidden,) * 2
+        return cls(**(matched | changes))
 
 
 def train_prior(
     model: nn.Module, x: Tensor, y: Tensor, *, settings: PBBSettings, seed: int, progress: bool
 ) -> nn.Module:
-    r"""Step 1 of the recipe: train the means of ``model`` in place as a deterministic network,
-
-    .. math:: \min_w \frac{1}{|B|} \sum_{(x, y) \in B}
-              -\ln \mathrm{softmax}\big(f^{\mathrm{drop}}_w(x)\big)_y,
-
-    by SGD with momentum, with dropout on the input of every Bayesian layer but the first (masks
-    from a generator seeded by ``seed``, never torch's global RNG). Only the means move
-    (``"mean"`` sampling: the scales get no gradient).
-
-    Parameters
-    ----------
-    model : torch.nn.Module
-        Bayesian classifier, ``(N, ...)`` inputs to ``(N, C)`` logits; returned.
-    x, y : Tensor
-        The prior part: ``(N, ...)`` inputs, ``(N,)`` integer labels.
-    settings : PBBSettings
-    seed : int
-        Seeds the shuffling and the dropout masks, >= 0.
-    progress : bool
-
-    References
-    ----------
-    Perez-Ortiz et al. (2021), section 5 (priors learnt by ERM with dropout).
+    """Step 1 of the recipe: the means of ``model`` trained in place by ERM with dropout
+    (:func:`lrbnn_core.erm_prior.train_dropout_erm`) with the rates, momentum, dropout, epochs
+    and batch size of ``settings``, on the prior part ``(x, y)``; seeded by ``seed``.
 
     Examples
     --------
@@ -233,25 +186,15 @@ def train_prior(
     """
     if not isinstance(settings, PBBSettings):
         raise TypeError(f"`settings` must be a PBBSettings; got {type(settings).__name__}")
-    shuffle, noise = _generators(check_int(seed, "seed", 0), 0)
-    keep = 1.0 - settings.dropout
-
-    def drop(_: nn.Module, args: tuple[Any, ...]) -> tuple[Any, ...]:
-        mask = torch.rand(args[0].shape, generator=noise, dtype=args[0].dtype) < keep
-        return (args[0] * mask / keep, *args[1:])
-
-    handles = [layer.register_forward_pre_hook(drop) for layer in bayesian_modules(model)[1:]]
-    try:
-        with _preserved(model):
-            model.train()
-            set_sampling(model, SamplingMode.MEAN)
-            params = [p for p in model.parameters() if p.requires_grad]
-            loss = nn.functional.cross_entropy
-            _sgd(model, params, (x, y), loss, settings, "prior", shuffle, progress)
-    finally:
-        for handle in handles:
-            handle.remove()
-    return model
+    erm = DropoutERM(
+        dropout=settings.dropout,
+        epochs=settings.prior_epochs,
+        lr=settings.prior_lr,
+        momentum=settings.prior_momentum,
+        batch_size=settings.batch_size,
+    )
+    return train_dropout_erm(model, x, y, settings=erm, seed=seed, progress=progress,
+                             desc="pbb prior")  # fmt: skip
 
 
 def _start_at_prior(prior_model: nn.Module, sigma: float) -> tuple[nn.Module, list[nn.Parameter]]:
@@ -354,7 +297,7 @@ def train_and_certify_pbb(
     best: tuple[float, Certificate, nn.Module] | None = None
     for k, sigma in enumerate(cfg.sigmas):
         posterior, params = _start_at_prior(prior_model, sigma)
-        shuffle, noise = _generators(seed, 1 + k)
+        shuffle, noise = stage_generators(seed, 1 + k)
 
         def f_quad(out: Tensor, y: Tensor, posterior: nn.Module = posterior) -> Tensor:
             risk = bounded_cross_entropy(out, y, p_min=cfg.p_min)
@@ -365,7 +308,10 @@ def train_and_certify_pbb(
             posterior.train()
             set_sampling(posterior, SamplingMode.SHARED)
             set_generator(posterior, noise)
-            _sgd(posterior, params, post_data, f_quad, cfg, "posterior", shuffle, progress)
+            sgd_epochs(posterior, params, post_data, f_quad, epochs=cfg.posterior_epochs,
+                       lr=cfg.posterior_lr, momentum=cfg.posterior_momentum,
+                       batch_size=cfg.batch_size, shuffle=shuffle, desc="pbb posterior",
+                       progress=progress)  # fmt: skip
         # the Monte Carlo draws of train_and_certify (seed + 1), at its delta split and n_mc
         cert = certify(posterior, x_bound, y_bound, delta=cfg.delta, mc_delta=cfg.mc_delta,
                        n_mc=cfg.n_mc, generator=torch.Generator().manual_seed(seed + 1),
@@ -390,16 +336,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--dataset", default="mnist1d", choices=["mnist1d", "digits"])
     parser.add_argument("--data-seed", type=int, default=42, help="42: the standard MNIST-1D")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--hidden", type=int, nargs="+", default=[128, 128])
+    parser.add_argument("--hidden", type=int, nargs="+", default=None, help="MLP hidden widths")
     parser.add_argument("--ranks", type=int, nargs="+", default=[4, 16, 64])
     parser.add_argument("--n-mc", type=int, default=2000)
     parser.add_argument("--posterior-on-all", action="store_true", help="as PBB's code")
+    parser.add_argument("--mc-bound", default="kl", choices=list(MC_BOUNDS), help="for both")
     parser.add_argument("--no-ours", action="store_true", help="run PBB only")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     data = load_dataset(args.dataset, seed=args.data_seed)
-    grid = GridSettings(hidden=tuple(args.hidden), n_mc=args.n_mc)
+    hidden = None if args.hidden is None else tuple(args.hidden)
+    grid = GridSettings(hidden=hidden, n_mc=args.n_mc, mc_bound=args.mc_bound)
     cfg = PBBSettings.from_grid(grid, posterior_on_all=args.posterior_on_all)
     # ours pays for its rank grid (certify_grid's penalty, mean-field included) and scales
     n_ours, n_pbb = len(args.ranks) * len(grid.std_scales), len(cfg.sigmas)
@@ -415,7 +363,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                      progress=not args.no_progress)  # fmt: skip
         runs.append(run)
         seconds.append(time.perf_counter() - start)
-    widths = "-".join(map(str, (data.x_train.shape[-1], *args.hidden, data.n_classes)))
+    widths = "-".join(map(str, (data.x_train.shape[-1], *cfg.hidden, data.n_classes)))
     confidence = runs[0].certificate.confidence
     print(f"{args.dataset} (data seed {args.data_seed}, seed {args.seed}, MLP {widths}), 0-1 Gibbs")
     print(f"certificates each w.p. >= {confidence:.3f}; ours: {grid}\nPBB: {cfg}")

@@ -116,6 +116,9 @@ class TrainConfig:
         ``None``: train every epoch.
     monitor : {"nll", "accuracy"}
         What early stopping watches (:class:`Monitor`; accuracy for classification only).
+    weight_decay : float
+        Decoupled weight decay (AdamW), >= 0; 0 is plain Adam. Meant for deterministic models
+        (a Bayesian model's KL already regularises it).
 
     Examples
     --------
@@ -139,6 +142,7 @@ class TrainConfig:
     clip_norm: float | None = None
     patience: int | None = None
     monitor: Monitor | str = Monitor.NLL
+    weight_decay: float = 0.0
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -162,6 +166,7 @@ class TrainConfig:
         if self.patience is not None:
             set_(self, "patience", _check_int(self.patience, "patience", 1))
         set_(self, "monitor", _monitor(self.monitor))
+        set_(self, "weight_decay", _check_real(self.weight_decay, "weight_decay", positive=False))
         task = _task(self.task)
         if self.monitor is Monitor.ACCURACY and task is not Task.CLASSIFICATION:
             raise ValueError(

@@ -287,7 +287,11 @@ def train(
     method = kl_method(config.kl_method)
     bayesian = bool(bayesian_modules(model))
     shuffle_gen, weight_gen = _seeded_generators(config.seed, _model_device(model))
-    optimizer = torch.optim.Adam(params, lr=config.lr)
+    optimizer = (
+        torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+        if config.weight_decay > 0.0
+        else torch.optim.Adam(params, lr=config.lr)
+    )
     total_steps = config.epochs * steps_per_epoch
     history: list[EpochStats] = []
     steps: list[StepStats] = []

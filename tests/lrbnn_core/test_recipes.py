@@ -82,3 +82,18 @@ def test_write_csv_keeps_every_field(tmp_path: Path) -> None:
     with path.open() as fh:
         (line,) = list(csv.DictReader(fh))
     assert line["rank"] == "" and float(line["accuracy"]) == 0.8 and line["n_samples"] == "100"
+
+
+def test_read_csv_gives_back_what_write_csv_wrote(tmp_path: Path) -> None:
+    from lrbnn_core.examples import main, read_csv, write_csv
+
+    rows = [
+        ExampleRow("e", "mean_field", None, 0, 0.8, 0.5, 0.1, 0.9, 10, 0.2, 5, 4, 0.2, 100),
+        ExampleRow("e", "low_rank", 4, 1, 1 / 3, 0.25, 0.125, 0.5, 7, 0.7, 9, 3, 0.1, 10),
+    ]
+    path = write_csv(rows, tmp_path / "x.csv")
+    assert read_csv(path) == rows  # floats round-trip exactly (repr)
+    assert main(["--from-csv", str(path)]) == 0
+    path.write_text("example,kind\ne,low_rank\n")
+    with pytest.raises(ValueError, match="are not those of ExampleRow"):
+        read_csv(path)

@@ -11,7 +11,7 @@ from typing import Any
 
 from verification.sweep.spec import Arch, PointSpec, SweepDataset, SweepProfile
 
-__all__ = ["PINTO_C0"]
+__all__ = ["PINTO_C0", "sweep_settings"]
 
 #: The universal constant C_0 of the restated Pinto bound (the paper does not give it): 1.
 PINTO_C0 = 1.0
@@ -19,6 +19,7 @@ PINTO_C0 = 1.0
 
 @dataclass(frozen=True)
 class _Budget:
+    #: epochs of the prior model's tempered ELBO
     prior_epochs: int
     posterior_epochs: int
     n_mc: int
@@ -29,18 +30,34 @@ class _Budget:
     gc_draws: int
     #: loader size options per dataset (empty: the loader's defaults)
     sizes: dict[SweepDataset, dict[str, int]] = field(default_factory=dict)
+    #: epochs of the dropout ERM that starts the prior model (0: it starts at the recipe's
+    #: initialisation); see :class:`~lrbnn_core.certified_training.GridSettings`
+    erm_epochs: int = 0
 
 
 #: Budgets of the MLP; see :data:`_SEQUENCE_BUDGETS` for the LSTM and the Transformer.
 _BUDGETS: dict[SweepProfile, _Budget] = {
     SweepProfile.QUICK: _Budget(
-        prior_epochs=40, posterior_epochs=15, n_mc=500, n_test_mc=100, gc_points=500, gc_draws=50
+        prior_epochs=10,
+        erm_epochs=100,
+        posterior_epochs=15,
+        n_mc=500,
+        n_test_mc=100,
+        gc_points=500,
+        gc_draws=50,
     ),
     SweepProfile.THOROUGH: _Budget(
-        prior_epochs=60, posterior_epochs=20, n_mc=2000, n_test_mc=200, gc_points=1000, gc_draws=200
+        prior_epochs=10,
+        erm_epochs=100,
+        posterior_epochs=20,
+        n_mc=2000,
+        n_test_mc=200,
+        gc_points=1000,
+        gc_draws=200,
     ),
     SweepProfile.SMOKE: _Budget(
         prior_epochs=2,
+        erm_epochs=2,
         posterior_epochs=1,
         n_mc=20,
         n_test_mc=10,
@@ -66,7 +83,9 @@ _SEQUENCE_BUDGETS: dict[SweepProfile, _Budget] = {
     SweepProfile.THOROUGH: _Budget(
         prior_epochs=30, posterior_epochs=10, n_mc=1000, n_test_mc=100, gc_points=0, gc_draws=0
     ),
-    SweepProfile.SMOKE: replace(_BUDGETS[SweepProfile.SMOKE], gc_points=0, gc_draws=0),
+    SweepProfile.SMOKE: replace(
+        _BUDGETS[SweepProfile.SMOKE], gc_points=0, gc_draws=0, erm_epochs=0
+    ),
 }
 
 
@@ -75,15 +94,25 @@ def _budget(profile: SweepProfile | str, arch: Arch | str) -> _Budget:
     return table[SweepProfile(profile)]
 
 
-def _settings(point: PointSpec) -> Any:
+def sweep_settings(profile: SweepProfile | str, arch: Arch | str, width: int | None) -> Any:
+    """The :class:`~lrbnn_core.certified_training.GridSettings` of a point of ``profile`` and
+    ``arch`` (MLP: two hidden layers of ``width``; ``None`` records no widths, as meta.json)."""
     from lrbnn_core.certified_training import GridSettings
+    from lrbnn_core.erm_prior import DropoutERM
 
-    budget = _budget(point.profile, point.arch)
-    hidden = (point.width, point.width) if point.arch == Arch.MLP.value else ()
+    budget = _budget(profile, arch)
+    mlp = Arch(arch) is Arch.MLP
     return GridSettings(
-        hidden=hidden,
+        arch=Arch(arch).value,
+        hidden=(width, width) if mlp and width is not None else (),
+        prior_start="dropout_erm" if budget.erm_epochs else "init",
+        prior_erm=DropoutERM(epochs=budget.erm_epochs) if budget.erm_epochs else DropoutERM(),
         prior_epochs=budget.prior_epochs,
         posterior_epochs=budget.posterior_epochs,
         n_mc=budget.n_mc,
         n_test_mc=budget.n_test_mc,
     )
+
+
+def _settings(point: PointSpec) -> Any:
+    return sweep_settings(point.profile, point.arch, point.width)

@@ -29,6 +29,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -93,33 +94,16 @@ def _load(point: PointSpec) -> Any:
     return data if point.arch == Arch.MLP.value else data.as_sequences()
 
 
-def _builder(point: PointSpec, n_features: int, n_classes: int) -> Callable[[Any], Any]:
-    from torch import nn
-
-    from lrbnn_core.models import MLP, make_linear
-    from lrbnn_core.recurrent import SequenceClassifier, make_lstm
-    from lrbnn_core.transformer import make_transformer_encoder
+def _builder(point: PointSpec, data: Any) -> Callable[[Any], Any]:
+    """The point's untrained model, built by its architecture's recipe
+    (:meth:`lrbnn_core.recipes.Recipe.build`: App. F initialisation) at the point's width and
+    rank, one Transformer block reading one value per token."""
+    from lrbnn_core.recipes import recipe
 
     # the PBB recipe's posterior is a mean-field network
-    w, r = point.width, point.rank
     kind = "mean_field" if point.family == "pbb" else point.family
-    head_rank = None if r is None else min(r, n_classes)
-
-    def build(gen: Any) -> Any:
-        if point.arch == Arch.MLP.value:
-            return MLP((n_features, w, w, n_classes), kind, rank=r, generator=gen)
-        encoder: nn.Module
-        if point.arch == Arch.LSTM.value:
-            encoder = make_lstm(kind, 1, w, rank=r, input_rank=1, generator=gen)
-        else:
-            heads = 4 if w % 4 == 0 else (2 if w % 2 == 0 else 1)
-            encoder = make_transformer_encoder(
-                kind, w, heads, 2 * w, 1, rank=r, input_size=1, generator=gen
-            )
-        head = make_linear(kind, w, n_classes, head_rank, generator=gen)
-        return SequenceClassifier(encoder, n_classes, head=head)
-
-    return build
+    rec = replace(recipe(point.arch, kind), hidden=point.width, rank=point.rank, layers=1, patch=1)
+    return lambda gen: rec.build(data, gen)
 
 
 def tail_from_singular_values(s: Any, r: int) -> float:
@@ -156,8 +140,6 @@ def compute_point(point: PointSpec) -> dict[str, Any]:
     settings = _settings(point)
     budget = _budget(point.profile, point.arch)
     data = _load(point)
-    n_classes = int(data.n_classes)
-    n_features = int(data.x_train.shape[-1])
     fit: Callable[..., Any] = train_and_certify
     recipe_settings: Any = settings
     if point.family == "pbb":
@@ -176,7 +158,7 @@ def compute_point(point: PointSpec) -> dict[str, Any]:
         penalty_note=point.penalty_note,
         settings=recipe_settings,
         seed=point.seed,
-        build=_builder(point, n_features, n_classes),
+        build=_builder(point, data),
         progress=False,
     )
     cert = run.certificate

@@ -200,7 +200,7 @@ def grid_penalty(spec: SweepSpec, n_scales: int | None = None) -> tuple[float, s
     Examples
     --------
     >>> spec = make_spec(ranks=[1, 2], widths=[8], seeds=[0], dataset="teacher_student")
-    >>> round(grid_penalty(spec)[0], 12) == round(math.log(3 * 1 * 3), 12)
+    >>> round(grid_penalty(spec)[0], 12) == round(math.log(3 * 1 * 1), 12)
     True
     """
     from lrbnn_core.certified_training import GridSettings

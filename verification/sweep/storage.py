@@ -25,12 +25,12 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Sequence
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from verification.sweep.budgets import PINTO_C0, _budget
+from verification.sweep.budgets import PINTO_C0, _budget, sweep_settings
 from verification.sweep.columns import COLUMNS
 from verification.sweep.point import _POINT_FORMAT, _VERSION
 from verification.sweep.schema import validate_record
@@ -209,18 +209,12 @@ def _versions() -> dict[str, str | None]:
 
 
 def _meta(spec: SweepSpec) -> dict[str, Any]:
-    from lrbnn_core.certified_training import GridSettings
-
     penalty, note = grid_penalty(spec)
     budget = _budget(spec.profile, spec.arch)
-    settings = asdict(replace(GridSettings(), hidden=()))
+    settings = asdict(sweep_settings(spec.profile, spec.arch, None))
     settings.pop("hidden")
     settings.update(
         {
-            "prior_epochs": budget.prior_epochs,
-            "posterior_epochs": budget.posterior_epochs,
-            "n_mc": budget.n_mc,
-            "n_test_mc": budget.n_test_mc,
             "gc_points": budget.gc_points,
             "gc_draws": budget.gc_draws,
             "pinto_c0": PINTO_C0,
@@ -234,8 +228,9 @@ def _meta(spec: SweepSpec) -> dict[str, Any]:
         "seeds": list(spec.seeds),
         "grid": [p.point_id for p in grid(spec)],
         "prior": (
-            "data-dependent: Gaussian centred at an ELBO model trained on the prior half of the "
-            "training set, stds scaled by each of std_scales; certificates on the other half"
+            "data-dependent: Gaussian centred at a model trained on the prior half of the "
+            "training set (dropout ERM then a tempered ELBO for the MLP, a tempered ELBO for the "
+            "sequence models), stds scaled by each of std_scales; certificates on the other half"
         ),
         "penalty": penalty,
         "penalty_note": note,

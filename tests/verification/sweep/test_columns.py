@@ -109,7 +109,7 @@ def test_sweep_without_mean_field_leaves_the_joined_columns_blank(tmp_path: Path
         progress=False,
     )
     (row,) = read_results(report.results)
-    assert row["point_id"] == "w8-s0-r1" and row["penalty"] == math.log(1 * 1 * 3)
+    assert row["point_id"] == "w8-s0-r1" and row["penalty"] == math.log(1 * 1 * 1)
     for column in ("mf_tail_energy", "mf_tail_energy_rel", "predicted_ratio", "measured_ratio"):
         assert row[column] is None
     assert [p.name for p in report.figures] == [BOUND_VS_RANK, "bound_vs_rank.json"]

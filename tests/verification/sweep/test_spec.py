@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from lrbnn_core.certified_training import GridSettings
 from tests.verification.sweep.tiny import TINY, TINY_ARGV, TINY_IDS
 from verification.cli import main
 from verification.sweep import PointSpec, SweepError, grid, grid_penalty, make_spec
@@ -22,10 +23,10 @@ def test_grid_order_ids_and_penalty() -> None:
     assert [p.point_id for p in points] == TINY_IDS
     # twin: count the choices a reader selects among (rank or MF, width, prior scale) directly
     choices = {(p.family, p.rank, p.width) for p in points}
-    assert points[0].penalty == math.log(len(choices) * 3)
+    assert points[0].penalty == math.log(len(choices) * len(GridSettings().std_scales))
     assert grid_penalty(spec)[0] == points[0].penalty
     assert (
-        "3 ranks (mean field counted as one) x 1 widths x 3 prior scales" in points[0].penalty_note
+        "3 ranks (mean field counted as one) x 1 widths x 1 prior scales" in points[0].penalty_note
     )
 
 

@@ -1,0 +1,153 @@
+r"""A Bayesian network's means trained as a deterministic network by ERM with dropout: the prior
+network of Perez-Ortiz et al. (2021), shared by their recipe (:mod:`lrbnn_core.pbb`) and the
+default certificate recipe (:mod:`lrbnn_core.certified_training`), which starts its prior model
+there for either family (the factor means of a low-rank model are trained directly: a rank-``r``
+network with dropout, no SVD of a dense twin needed).
+
+.. math:: \min_w \frac{1}{|B|} \sum_{(x, y) \in B}
+          -\ln \mathrm{softmax}\big(f^{\mathrm{drop}}_w(x)\big)_y
+
+by SGD with momentum, with dropout on the input of every Bayesian layer but the first (as PBB's
+``NNet4l``), masks from a generator seeded by ``seed`` (never torch's global RNG). Only the
+means move (``"mean"`` sampling: the scales get no gradient).
+
+References
+----------
+M. Perez-Ortiz, O. Rivasplata, J. Shawe-Taylor, C. Szepesvari, "Tighter risk certificates for
+neural networks", JMLR 22(227), 2021, section 5 (priors learnt by ERM with dropout).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+from tqdm import tqdm
+
+from lrbnn_core._validation import check_int, check_real
+from lrbnn_core.base import SamplingMode, bayesian_modules, set_sampling
+from lrbnn_core.training._checks import _preserved
+
+__all__ = ["DropoutERM", "sgd_epochs", "stage_generators", "train_dropout_erm"]
+
+
+@dataclass(frozen=True)
+class DropoutERM:
+    """Settings of :func:`train_dropout_erm`; defaults: PBB's ``runexp`` (dropout 0.2, SGD with
+    momentum 0.95 at rate 0.01, batches of 64) for 100 epochs on 2,000-example halves."""
+
+    dropout: float = 0.2
+    epochs: int = 100
+    lr: float = 0.01
+    momentum: float = 0.95
+    batch_size: int = 64
+
+    def __post_init__(self) -> None:
+        for name, low_open in (("dropout", False), ("momentum", False), ("lr", True)):
+            v = check_real(getattr(self, name), name)
+            top = 10.0 if name == "lr" else 1.0
+            ok = (0.0 < v if low_open else 0.0 <= v) and (v <= top if name == "lr" else v < top)
+            if not ok:
+                domain = "(0, 10]" if name == "lr" else "[0, 1)"
+                raise ValueError(f"`{name}` must be a number in {domain}; got {v}")
+        check_int(self.epochs, "epochs", 1)
+        check_int(self.batch_size, "batch_size", 1)
+
+
+def stage_generators(seed: int, stage: int) -> tuple[torch.Generator, torch.Generator]:
+    """Shuffling and noise (dropout masks, weight draws) streams of one stage of one run (0: the
+    prior; k + 1: the k-th posterior), independent across stages and seeds."""
+    shuffle, noise = np.random.SeedSequence((seed, stage)).generate_state(2, np.uint64)
+    return torch.Generator().manual_seed(int(shuffle)), torch.Generator().manual_seed(int(noise))
+
+
+def sgd_epochs(
+    model: nn.Module,
+    params: list[nn.Parameter],
+    data: tuple[Tensor, Tensor],
+    loss_fn: Callable[[Tensor, Tensor], Tensor],
+    *,
+    epochs: int,
+    lr: float,
+    momentum: float,
+    batch_size: int,
+    shuffle: torch.Generator,
+    desc: str,
+    progress: bool,
+) -> None:
+    """Minimise ``loss_fn(model(x_batch), y_batch)`` in ``params`` by SGD with momentum for
+    ``epochs`` passes, minibatches shuffled without replacement per epoch; a non-finite loss
+    raises ``FloatingPointError`` naming ``desc`` and the epoch."""
+    x, y = data
+    optimizer = torch.optim.SGD(params, lr=lr, momentum=momentum)
+    for epoch in tqdm(range(epochs), desc=desc, unit="epoch", disable=not progress):
+        for idx in torch.randperm(len(x), generator=shuffle).split(batch_size):
+            loss = loss_fn(model(x[idx]), y[idx])
+            if not bool(torch.isfinite(loss.detach())):
+                value = float(loss.detach())
+                raise FloatingPointError(f"{desc} loss {value} at epoch {epoch + 1}")
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+
+
+def train_dropout_erm(
+    model: nn.Module,
+    x: Tensor,
+    y: Tensor,
+    *,
+    settings: DropoutERM | None = None,
+    seed: int,
+    progress: bool,
+    desc: str = "dropout ERM",
+) -> nn.Module:
+    """Train the means of ``model`` in place (module docstring) on ``(x, y)``; returns it.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Bayesian classifier, ``(N, ...)`` inputs to ``(N, C)`` logits.
+    x, y : Tensor
+        ``(N, ...)`` inputs, ``(N,)`` integer labels.
+    settings : DropoutERM, optional
+    seed : int
+        Seeds the shuffling and the dropout masks, >= 0.
+    progress : bool
+
+    Examples
+    --------
+    >>> from lrbnn_core.models import MLP
+    >>> net = MLP((2, 4, 2), "low_rank", rank=1, generator=torch.Generator().manual_seed(0))
+    >>> std = net.layers[0].factor_posteriors()["A"][1].detach().clone()
+    >>> _ = train_dropout_erm(net, torch.eye(2), torch.tensor([0, 1]), seed=0, progress=False,
+    ...                       settings=DropoutERM(epochs=2, batch_size=2))
+    >>> torch.equal(net.layers[0].factor_posteriors()["A"][1], std)  # only the means move
+    True
+    """
+    cfg = DropoutERM() if settings is None else settings
+    if not isinstance(cfg, DropoutERM):
+        raise TypeError(f"`settings` must be a DropoutERM; got {type(cfg).__name__}")
+    shuffle, noise = stage_generators(check_int(seed, "seed", 0), 0)
+    keep = 1.0 - cfg.dropout
+
+    def drop(_: nn.Module, args: tuple[Any, ...]) -> tuple[Any, ...]:
+        mask = torch.rand(args[0].shape, generator=noise, dtype=args[0].dtype) < keep
+        return (args[0] * mask / keep, *args[1:])
+
+    handles = [layer.register_forward_pre_hook(drop) for layer in bayesian_modules(model)[1:]]
+    try:
+        with _preserved(model):
+            model.train()
+            set_sampling(model, SamplingMode.MEAN)
+            params = [p for p in model.parameters() if p.requires_grad]
+            sgd_epochs(model, params, (x, y), nn.functional.cross_entropy, epochs=cfg.epochs,
+                       lr=cfg.lr, momentum=cfg.momentum, batch_size=cfg.batch_size,
+                       shuffle=shuffle, desc=desc, progress=progress)  # fmt: skip
+    finally:
+        for handle in handles:
+            handle.remove()
+    return model
