@@ -341,7 +341,7 @@ def train_and_certify(
         penalty=penalty,
         epochs=cfg.posterior_epochs,
         batch_size=cfg.batch_size,
-        lr=cfg.posterior_lr,
+        lr=float(cfg.posterior_lr),  # type: ignore[arg-type]  # resolved in __post_init__
         seed=seed,
         progress=progress,
     )

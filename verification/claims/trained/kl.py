@@ -227,7 +227,9 @@ def _trained(
         grid = GridSettings()
         prior_idx, _ = split_for_prior(len(data.x_train), grid.prior_fraction, seed)
         held_out = MLP(widths, kind, rank=rank, bayesian_bias=False, generator=gen)
-        cfg = _config(setting, epochs, seed, beta=grid.prior_beta)
+        cfg = _config(
+            setting, epochs, seed, beta=0.05 if grid.prior_beta is None else grid.prior_beta
+        )
         train(held_out, data.x_train[prior_idx], data.y_train[prior_idx], cfg)
         prior_models[key] = held_out
     prior_model = prior_models[key]
