@@ -126,9 +126,9 @@ def _add_sweep(sub: Any, common: _Parser) -> None:
         help="certificates, test metrics and theory terms over ranks x widths x seeds",
         description=(
             "Train and certify one model per grid point (low-rank at each rank, plus the "
-            "mean-field baseline) with a data-dependent prior; write DIR/results.csv, "
-            "DIR/meta.json, DIR/timings.csv and DIR/figures/. Resumable: rerun the same command "
-            "after an interruption and only the missing points are computed."
+            "mean-field baseline) with each prior of --prior (default data-dependent); write "
+            "DIR/results.csv, DIR/meta.json, DIR/timings.csv and DIR/figures/. Resumable: rerun "
+            "the same command after an interruption and only the missing points are computed."
         ),
     )
     # lists take nargs="*" so that an empty list reaches the one-line refusal of make_spec
@@ -158,7 +158,19 @@ def _add_sweep(sub: Any, common: _Parser) -> None:
         "--pbb",
         action="store_true",
         help="add the PBB recipe (Perez-Ortiz et al. 2021: dropout-ERM prior, prior stds 0.01, "
-        "0.03, 0.1 paid for, f_quad posterior on the bound half) as a baseline family (MLP only)",
+        "0.03, 0.1 paid for, f_quad posterior on the bound half) as a baseline family (MLP only; "
+        "run once, beside the data-dependent points)",
+    )
+    sweep.add_argument(
+        "--prior",
+        nargs="*",
+        default=None,
+        metavar="MODE",
+        help="prior modes, each a dimension of the grid and paid for in the union bound: "
+        "data-dependent (default: learnt on half the training set), init (Gaussian at the "
+        "seeded initialisation, stds 0.01 0.03 0.1), zero (Gaussian at 0, stds 0.1 0.3 1), "
+        "scale-mixture (the paper's 0.5 N(0,1) + 0.5 N(0,(e^-6)^2), closed-form KL bound); "
+        "the data-free ones certify on every training example",
     )
     sweep.add_argument("--out", type=Path, default=Path("sweep_out"), help="default sweep_out/")
     sweep.add_argument(
@@ -197,6 +209,7 @@ def _sweep(args: argparse.Namespace) -> int:
             mean_field=not args.no_mean_field,
             profile=args.profile,
             pbb=args.pbb,
+            priors=args.prior,
         )
         # run_sweep refuses bad --workers / --scheduler before it touches the folder
         report = run_sweep(

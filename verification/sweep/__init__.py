@@ -1,5 +1,6 @@
 r"""``lrbnn sweep``: certificates, test metrics and theory terms over a grid of ranks x widths x
-seeds, resumable, byte-reproducible, run in one process, a local process pool or a dask cluster.
+seeds (x prior modes), resumable, byte-reproducible, run in one process, a local process pool or
+a dask cluster.
 
 The modules, one concept each (every public name is re-exported here):
 
@@ -28,11 +29,22 @@ certified on the bound part (``n = n_bound``) against each prior scale, and the 
 kept. The seed also generates the dataset (MNIST-1D and teacher-student draw new examples for
 every seed; digits takes a new stratified split), so seeds are independent repetitions.
 
+**Prior modes** (``--prior``, :class:`SweepPrior`; a dimension of the grid, the data-dependent
+prior alone by default). ``init``, ``zero`` and ``scale-mixture`` are priors fixed before the
+data (:mod:`lrbnn_core.prior_modes`): a Gaussian at the seeded initialisation or at zero, each
+with a grid of stds, or the paper's scale mixture through its declared closed-form KL bound. No
+split: the posterior trains on, and the certificate uses, every training example. Their points
+are named with a suffix (``w64-s0-r4-init``); the data-dependent ones keep their ids. PBB runs
+once per width and seed, beside the data-dependent points.
+
 **The union bound** (``penalty`` column). Every certificate of the sweep pays
 :math:`\ln(K)` nats with :math:`K = (\#\text{ranks} + 1_{\text{mean field}}) \times
-\#\text{widths} \times \#\text{prior scales}`: a reader may pick the best certificate over ranks,
-the mean-field baseline, widths and prior scales, and every certificate of one seed holds at once
-with probability :math:`\ge 1 - \delta - \delta_{MC}` (``confidence``). Seeds are not selected
+\#\text{widths} \times \sum_{\text{prior modes}} \#\text{priors}` (plus PBB's widths
+:math:`\times` stds), a mode counting the priors it chooses among (the data-dependent prior
+scales, the stds of ``init`` and ``zero``, the one scale mixture; :func:`grid_penalty`): a
+reader may pick the best certificate over ranks, the mean-field baseline, widths and priors, and
+every certificate of one seed holds at once with probability
+:math:`\ge 1 - \delta - \delta_{MC}` (``confidence``). Seeds are not selected
 among: they are repetitions (the figures show their mean and range); picking the best seed would
 need :math:`\ln(\#\text{seeds})` more nats.
 
@@ -74,6 +86,7 @@ from verification.sweep.lock import FolderBusy, folder_lock
 from verification.sweep.point import compute_point, run_point, tail_from_singular_values
 from verification.sweep.schema import parse_results, validate_record
 from verification.sweep.spec import (
+    DEFAULT_PRIORS,
     DEFAULT_RANKS,
     DEFAULT_SEEDS,
     DEFAULT_SEQUENCE_WIDTHS,
@@ -82,6 +95,7 @@ from verification.sweep.spec import (
     PointSpec,
     SweepDataset,
     SweepError,
+    SweepPrior,
     SweepProfile,
     SweepSpec,
     grid,
@@ -101,6 +115,7 @@ __all__ = [
     "BOUND_VS_RANK",
     "COLUMNS",
     "COMPLEXITY_RATIO",
+    "DEFAULT_PRIORS",
     "DEFAULT_RANKS",
     "DEFAULT_SEEDS",
     "DEFAULT_SEQUENCE_WIDTHS",
@@ -114,6 +129,7 @@ __all__ = [
     "SweepDataset",
     "SweepError",
     "SweepInterrupted",
+    "SweepPrior",
     "SweepProfile",
     "SweepReport",
     "SweepSpec",

@@ -10,6 +10,7 @@ import csv
 import io
 import math
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -23,7 +24,8 @@ __all__ = ["COLUMNS", "assemble_rows", "results_csv"]
 # reorder). Blank cells: not defined for that row (stated per column). Floats are repr-exact;
 # per-layer lists are ';'-separated, layers in module order (MLP: input layer first, head last).
 COLUMNS: tuple[str, ...] = (
-    # stable id of the grid point: w<width>-s<seed>-r<rank> (low rank) or w<width>-s<seed>-mf
+    # stable id of the grid point: w<width>-s<seed>-r<rank> (low rank), w<width>-s<seed>-mf or
+    # w<width>-s<seed>-pbb, then -init, -zero or -scale-mixture under a data-free prior
     "point_id",
     # dataset as loaded by lrbnn_core.data (mnist1d, digits, teacher_student_classification)
     "dataset",
@@ -45,16 +47,21 @@ COLUMNS: tuple[str, ...] = (
     "layer_shapes",
     # training examples (prior part + bound part)
     "n_train",
-    # examples the certificate uses (the bound part, never seen by the prior): the bound's n
+    # examples the certificate uses (the bound part, never seen by the prior): the bound's n;
+    # n_train under a data-free prior
     "n_bound",
     # trainable parameters (posterior means and scales, deterministic parts)
     "params",
     # stochastic scalars D of the posterior (factor entries or weights, Bayesian biases)
     "stochastic",
-    # the prior: data_dependent (learnt on the prior part; see the module docstring)
+    # the prior mode (--prior): data_dependent (learnt on the prior part), init (Gaussian at the
+    # seeded initialisation), zero (Gaussian at 0) or scale_mixture (the paper's
+    # 0.5 N(0, 1) + 0.5 N(0, (e^-6)^2), KL through its declared closed-form upper bound)
     "prior",
-    # the chosen multiple of the prior model's stds (0.5, 1 or 2; paid for in `penalty`); for
-    # pbb the chosen absolute prior std sigma (0.01, 0.03 or 0.1; paid for likewise)
+    # the chosen multiple of the prior model's stds (GridSettings.std_scales; paid for in
+    # `penalty`); for pbb the chosen absolute prior std sigma (0.01, 0.03 or 0.1; paid for
+    # likewise); for init and zero the chosen absolute prior std (lrbnn_core.prior_modes
+    # INIT_STDS, ZERO_STDS; paid for likewise); blank for scale_mixture (one prior)
     "prior_scale",
     # 0-1 error of the posterior predictive (mean probabilities of n_test_mc networks), test split
     "test_error",
@@ -66,7 +73,8 @@ COLUMNS: tuple[str, ...] = (
     "test_ece",
     # AUROC of predictive entropy separating the dataset's OOD set from the test split
     "ood_auroc",
-    # KL(Q || P) in nats over every stochastic scalar, to the chosen prior (float64 closed form)
+    # KL(Q || P) in nats over every stochastic scalar, to the chosen prior (float64 closed form;
+    # for scale_mixture its declared closed-form upper bound)
     "kl",
     # kl / stochastic: the average per-coordinate KL
     "kl_per_coord_mean",
@@ -76,7 +84,8 @@ COLUMNS: tuple[str, ...] = (
     "mc_risk",
     # its sample-convergence upper bound (probability >= 1 - mc_delta)
     "mc_risk_bound",
-    # union-bound cost in nats added to the KL: ln(rank choices incl. MF x widths x scales)
+    # union-bound cost in nats added to the KL: ln(rank choices incl. MF x widths x the priors
+    # of every prior mode, plus PBB's widths x stds): verification.sweep.grid_penalty
     "penalty",
     # McAllester certificate of the 0-1 Gibbs risk (the paper's bound; raw, may exceed 1)
     "mcallester",
@@ -93,24 +102,25 @@ COLUMNS: tuple[str, ...] = (
     # sigma_{>r_l}(E[W_l]) of this model's mean weights at its layer ranks: zero up to rounding
     # (a check that E[W] = mu_A mu_B^T has rank <= r); blank for mean-field
     "tail_energy",
-    # sigma_{>r_l} of the mean-field model's mean weights (same width and seed) at this row's
+    # sigma_{>r_l} of the mean-field model's mean weights (same width, seed, prior) at this row's
     # layer ranks: the Eckart-Young-Mirsky bias the rank leaves out; blank for MF rows or
     # without the mean-field baseline
     "mf_tail_energy",
     # mf_tail_energy / ||E[W_l^MF]||_F per layer (the fraction of the Frobenius norm left out)
     "mf_tail_energy_rel",
     # predicted complexity ratio sqrt(D_LR / D_MF) of claim T3.8 (stochastic scalars, same
-    # width and seed); blank for MF rows or without the mean-field baseline
+    # width, seed and prior mode); blank for MF rows or without the mean-field baseline
     "predicted_ratio",
-    # measured ratio sqrt(KL_LR / KL_MF) (same width and seed); blank as predicted_ratio
+    # measured ratio sqrt(KL_LR / KL_MF) (same width, seed and prior); blank as predicted_ratio
     "measured_ratio",
     # Pinto et al.'s Gaussian-complexity bound as the paper restates it (claim E17), with
     # C_l = spectral_norms, the layer ranks (full rank for MF), the layers' output widths,
-    # X = the bound part (m = n_bound) and C_0 = 1 (the paper gives no value); MLP only
+    # X = the certificate's sample (m = n_bound) and C_0 = 1 (the paper gives no value); MLP only
     "gc_restated",
     # exact first-layer term: Monte Carlo estimate of the empirical Gaussian complexity of
     # {x -> W x : ||W||_2 <= ||E[W_1]||_2, rank W <= r_1} on the first gc_points examples of the
-    # bound part (exact supremum; seeded draws; theory.gaussian_complexity.linear_class_complexity)
+    # certificate's sample (exact supremum; seeded draws;
+    # theory.gaussian_complexity.linear_class_complexity)
     "gc_first_layer",
     # its Monte Carlo standard error
     "gc_first_layer_se",
@@ -121,13 +131,14 @@ COLUMNS: tuple[str, ...] = (
 
 def assemble_rows(spec: SweepSpec, records: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     """One row per grid point, in grid order, with the columns that join a low-rank point to
-    the mean-field point of the same width and seed (tail energies, complexity ratios)."""
+    the mean-field point of the same width, seed and prior mode (tail energies, complexity
+    ratios)."""
     rows = []
     for point in grid(spec):
         record = records[point.point_id]
         row: dict[str, Any] = dict.fromkeys(COLUMNS)
         row.update(record["row"])
-        mf_id = f"w{point.width}-s{point.seed}-mf"
+        mf_id = replace(point, family="mean_field", rank=None).point_id
         mf = records.get(mf_id) if point.family == "low_rank" else None
         if mf is not None:
             ranks = record["layer_ranks"]

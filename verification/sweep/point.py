@@ -2,13 +2,17 @@ r"""One grid point: train, certify and measure it (:func:`compute_point`), singl
 timed (:func:`run_point`, the function every executor runs).
 
 A point is one model of one family (low-rank at one rank, or the mean-field baseline) at one
-hidden width and one seed, trained and certified by the data-dependent-prior recipe of
-:mod:`lrbnn_core.certified_training` (:func:`~lrbnn_core.certified_training.train_and_certify`):
-the seed splits the training set into a prior part and a bound part (half each); an ELBO model
-trained on the prior part centres the Gaussian prior (its stds times 0.5, 1 or 2); the posterior
-starts there and minimises the kl-bound on the whole training set; low-rank posteriors are
-gauge-balanced; the 0-1 Gibbs risk is certified on the bound part (``n = n_bound``) against each
-prior scale, and the best scale is kept. The seed also generates the dataset (MNIST-1D and
+hidden width and one seed with one prior mode. With the data-dependent prior (the default) it is
+trained and certified by the recipe of :mod:`lrbnn_core.certified_training`
+(:func:`~lrbnn_core.certified_training.train_and_certify`): the seed splits the training set into
+a prior part and a bound part (half each); a model trained on the prior part centres the
+Gaussian prior (its stds times each prior scale); the posterior starts there and minimises the
+kl-bound on the whole training set; low-rank posteriors are gauge-balanced; the 0-1 Gibbs risk
+is certified on the bound part (``n = n_bound``) against each prior scale, and the best scale is
+kept. With a data-free prior (``init``, ``zero``, ``scale_mixture``) it is trained and certified
+by :func:`lrbnn_core.prior_modes.train_and_certify_data_free`: no split, one posterior per prior
+std trained on the whole training set from the seeded initialisation, the certificate on all
+``n`` examples (``n_bound = n_train``). The seed also generates the dataset (MNIST-1D and
 teacher-student draw new examples for every seed; digits takes a new stratified split), so seeds
 are independent repetitions.
 
@@ -35,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from verification.sweep.budgets import PINTO_C0, _budget, _settings
-from verification.sweep.spec import Arch, PointSpec, SweepDataset
+from verification.sweep.spec import Arch, PointSpec, SweepDataset, SweepPrior
 
 __all__ = ["compute_point", "run_point", "tail_from_singular_values"]
 
@@ -123,6 +127,32 @@ def tail_from_singular_values(s: Any, r: int) -> float:
     return top * float(np.sqrt(np.sum(np.sort((tail / top) ** 2))))
 
 
+def _per_coordinate_kls(model: Any) -> np.ndarray:
+    r"""The certified KL of every stochastic scalar of ``model``, in float64: the exact one for
+    Gaussian priors (:func:`lrbnn_core.priors.per_coordinate_kls`), the declared closed-form
+    bound :math:`\min_k [\mathrm{KL}(q_i \| N(0, s_k^2)) + \ln(1/\pi_k)]` for the scale
+    mixture (:class:`lrbnn_core.priors.ScaleMixturePrior`); their sum is the certificate's KL."""
+    import math
+
+    from lrbnn_core.base import bayesian_modules
+    from lrbnn_core.priors import ScaleMixturePrior, gaussian_kl_elementwise, per_coordinate_kls
+
+    layers = bayesian_modules(model)
+    if not any(isinstance(layer.prior, ScaleMixturePrior) for layer in layers):
+        return per_coordinate_kls(model)
+    parts = []
+    for layer in layers:
+        mix = layer.prior
+        if not isinstance(mix, ScaleMixturePrior):
+            raise ValueError(f"a model mixes a scale-mixture prior with {mix!r}")
+        for mean, std in layer.factor_posteriors().values():
+            m, sd = mean.detach().double(), std.detach().double()
+            k1 = gaussian_kl_elementwise(m, sd, 0.0, mix.std1) - math.log(mix.pi)
+            k2 = gaussian_kl_elementwise(m, sd, 0.0, mix.std2) - math.log1p(-mix.pi)
+            parts.append(np.minimum(k1.numpy(), k2.numpy()).reshape(-1))
+    return np.concatenate(parts)
+
+
 def compute_point(point: PointSpec) -> dict[str, Any]:
     """Train, certify and measure one grid point; returns its record (JSON values): ``row``
     (the columns of :data:`COLUMNS` known at the point) and what assembly needs
@@ -142,7 +172,17 @@ def compute_point(point: PointSpec) -> dict[str, Any]:
     data = _load(point)
     fit: Callable[..., Any] = train_and_certify
     recipe_settings: Any = settings
-    if point.family == "pbb":
+    prior = SweepPrior(point.prior)
+    data_free = prior is not SweepPrior.DATA_DEPENDENT
+    if data_free:
+        from functools import partial
+
+        from lrbnn_core.prior_modes import train_and_certify_data_free
+
+        fit = partial(
+            train_and_certify_data_free, prior=prior.value, epochs=budget.data_free_epochs
+        )
+    elif point.family == "pbb":
         from lrbnn_core.pbb import PBBSettings, train_and_certify_pbb
 
         # the same split, confidence, Monte Carlo sizes and epochs as the other families
@@ -175,9 +215,7 @@ def compute_point(point: PointSpec) -> dict[str, Any]:
         ood_probs_samples=draws(data.x_ood, 3),
         log_probs_samples=draws(data.x_test, 2, log=True),
     )
-    from lrbnn_core.priors import per_coordinate_kls
-
-    kls = per_coordinate_kls(model)
+    kls = _per_coordinate_kls(model)
     layers = bayesian_modules(model)
     weights = []
     for layer in layers:
@@ -205,8 +243,9 @@ def compute_point(point: PointSpec) -> dict[str, Any]:
         "n_bound": cert.n,
         "params": run.params,
         "stochastic": run.stochastic,
-        "prior": "data_dependent",
-        "prior_scale": run.prior_scale,
+        "prior": prior.value,
+        # the scale mixture chooses no scale: blank
+        "prior_scale": None if prior is SweepPrior.SCALE_MIXTURE else run.prior_scale,
         "test_error": 1.0 - metrics.accuracy,
         "test_gibbs_error": run.test_gibbs_error,
         "test_nll": metrics.nll,
@@ -231,8 +270,10 @@ def compute_point(point: PointSpec) -> dict[str, Any]:
         ),
     }
     if point.arch == Arch.MLP.value:
+        # the certificate's sample: the bound part, or every example under a data-free prior
         _, bound_idx = split_for_prior(len(data.x_train), settings.prior_fraction, s)
-        x_bound = data.x_train[bound_idx].double().numpy()
+        x_cert = data.x_train if data_free else data.x_train[bound_idx]
+        x_bound = x_cert.double().numpy()
         x_sub = x_bound[: budget.gc_points]
         row["gc_restated"] = pinto_bound_as_restated(
             x_bound,

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from verification.sweep.columns import COLUMNS
-from verification.sweep.spec import Arch, PointSpec, SweepError
+from verification.sweep.spec import Arch, PointSpec, SweepError, SweepPrior
 
 __all__ = ["ASSEMBLED", "KINDS", "MLP_ONLY", "NULLABLE", "Kind", "parse_results", "validate_record"]
 
@@ -68,6 +68,7 @@ NULLABLE = frozenset(
         "gc_first_layer",
         "gc_first_layer_se",
         "gc_first_layer_restated",
+        "prior_scale",
     }
 )
 #: columns joined at assembly (never in a point record's ``row``)
@@ -118,6 +119,7 @@ def _check_value(column: str, value: Any) -> Any:
             "family": _FAMILIES,
             "arch": tuple(a.value for a in Arch),
             "dataset": _DATASETS,
+            "prior": tuple(p.value for p in SweepPrior),
         }.get(column)
         if allowed is not None and value not in allowed:
             raise _Bad(f"holds the unknown {column} {value!r} (known: {', '.join(allowed)})")
@@ -137,12 +139,29 @@ def _check_value(column: str, value: Any) -> Any:
 
 def _check_row(row: Mapping[str, Any]) -> None:
     """Cross-column rules of one row: the rank is blank exactly for the full-rank families
-    (mean_field, pbb), and every per-layer list has one entry per layer of ``layer_shapes``."""
+    (mean_field, pbb); the prior scale is blank exactly for the scale-mixture prior (one prior,
+    nothing chosen); pbb is data-dependent; a data-free prior certifies on every training
+    example (``n_bound = n_train``); every per-layer list has one entry per layer of
+    ``layer_shapes``."""
     full_rank = row.get("family") != "low_rank"
     if (row.get("rank") is None) != full_rank:
         raise _Bad(
             f"column `rank` is {row.get('rank')!r} for family {row.get('family')!r} "
             "(blank exactly for mean_field and pbb)"
+        )
+    prior = row.get("prior")
+    mixture = prior == SweepPrior.SCALE_MIXTURE.value
+    if (row.get("prior_scale") is None) != mixture:
+        raise _Bad(
+            f"column `prior_scale` is {row.get('prior_scale')!r} for prior {prior!r} "
+            "(blank exactly for scale_mixture)"
+        )
+    if row.get("family") == "pbb" and prior != SweepPrior.DATA_DEPENDENT.value:
+        raise _Bad(f"column `prior` is {prior!r} for family 'pbb' (data_dependent only)")
+    if prior != SweepPrior.DATA_DEPENDENT.value and row.get("n_bound") != row.get("n_train"):
+        raise _Bad(
+            f"column `n_bound` is {row.get('n_bound')!r} under the data-free prior {prior!r}, "
+            f"not n_train = {row.get('n_train')!r}"
         )
     shapes = row.get("layer_shapes") or ""
     try:
@@ -199,6 +218,7 @@ def validate_record(record: Any, point: PointSpec) -> None:
         "rank": point.rank,
         "width": point.width,
         "seed": point.seed,
+        "prior": point.prior,
     }
     for key, value in own.items():
         if row[key] != value:

@@ -3,7 +3,8 @@ r"""The arguments of a sweep and its grid: the option enums, the defaults, :clas
 :class:`SweepError`), :class:`PointSpec` (one grid point, plain values) and :func:`grid` (the
 points in results order, each paying the union bound of :func:`grid_penalty`).
 
-References: issue 8 (the sweep); claim T3.8 of ``CLAIMS.md`` (the union bound over the grid).
+References: issue 8 (the sweep); issue 17 (prior modes); claim T3.8 of ``CLAIMS.md`` (the union
+bound over the grid).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 import numpy as np
 
 __all__ = [
+    "DEFAULT_PRIORS",
     "DEFAULT_RANKS",
     "DEFAULT_SEEDS",
     "DEFAULT_SEQUENCE_WIDTHS",
@@ -25,6 +27,7 @@ __all__ = [
     "PointSpec",
     "SweepDataset",
     "SweepError",
+    "SweepPrior",
     "SweepProfile",
     "SweepSpec",
     "grid",
@@ -71,6 +74,31 @@ class Arch(str, Enum):
     TRANSFORMER = "transformer"
 
 
+class SweepPrior(str, Enum):
+    """Where the prior of a grid point comes from (the values of
+    :class:`lrbnn_core.prior_modes.PriorMode`; on the command line with hyphens)."""
+
+    #: learnt on the prior half of the training set; certificates on the other half (the default)
+    DATA_DEPENDENT = "data_dependent"
+    #: Gaussian centred at the seeded random initialisation, for each std of
+    #: :data:`lrbnn_core.prior_modes.INIT_STDS`; certificates on every training example
+    INIT = "init"
+    #: Gaussian centred at zero, for each std of :data:`lrbnn_core.prior_modes.ZERO_STDS`
+    ZERO = "zero"
+    #: the paper's 0.5 N(0, 1) + 0.5 N(0, (e^-6)^2), through its declared closed-form KL bound
+    SCALE_MIXTURE = "scale_mixture"
+
+    @property
+    def suffix(self) -> str:
+        """What this mode appends to a point id: nothing for the data-dependent default (ids
+        as before prior modes existed), ``-init``, ``-zero``, ``-scale-mixture``."""
+        return "" if self is SweepPrior.DATA_DEPENDENT else "-" + self.value.replace("_", "-")
+
+
+#: Prior modes of the default grid: the data-dependent prior only.
+DEFAULT_PRIORS: tuple[SweepPrior, ...] = (SweepPrior.DATA_DEPENDENT,)
+
+
 class SweepProfile(str, Enum):
     """Training and Monte Carlo budget of every grid point."""
 
@@ -106,6 +134,8 @@ class SweepSpec:
     profile: SweepProfile
     #: add the PBB recipe (Perez-Ortiz et al. 2021: :mod:`lrbnn_core.pbb`) as a baseline family
     pbb: bool = False
+    #: the prior modes, each a dimension of the grid, in :class:`SweepPrior` order
+    priors: tuple[SweepPrior, ...] = DEFAULT_PRIORS
 
     def arguments(self) -> dict[str, Any]:
         """The spec as JSON values (what ``meta.json`` records and compares)."""
@@ -118,6 +148,7 @@ class SweepSpec:
             "mean_field": self.mean_field,
             "profile": self.profile.value,
             "pbb": self.pbb,
+            "priors": [p.value for p in self.priors],
         }
 
 
@@ -135,12 +166,16 @@ class PointSpec:
     #: union-bound cost in nats, and what it pays for
     penalty: float
     penalty_note: str
+    #: the prior mode (a :class:`SweepPrior` value)
+    prior: str = SweepPrior.DATA_DEPENDENT.value
 
     @property
     def point_id(self) -> str:
-        """``w<width>-s<seed>-r<rank>``, ``w<width>-s<seed>-mf`` or ``w<width>-s<seed>-pbb``."""
+        """``w<width>-s<seed>-r<rank>``, ``w<width>-s<seed>-mf`` or ``w<width>-s<seed>-pbb``,
+        then the prior mode's :attr:`SweepPrior.suffix` (``w64-s0-r4-init``; none for the
+        data-dependent prior)."""
         tail = f"r{self.rank}" if self.rank is not None else "pbb" if self.family == "pbb" else "mf"
-        return f"w{self.width}-s{self.seed}-{tail}"
+        return f"w{self.width}-s{self.seed}-{tail}{SweepPrior(self.prior).suffix}"
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -191,16 +226,36 @@ def max_rank(dataset: SweepDataset | str, arch: Arch | str, width: int) -> tuple
     return width, f"the width {width}"
 
 
+def _choices(prior: SweepPrior, scales: int) -> tuple[int, str]:
+    """How many priors a certificate of ``prior`` is chosen among, and what they are."""
+    from lrbnn_core.prior_modes import PRIOR_STDS, PriorMode
+
+    if prior is SweepPrior.DATA_DEPENDENT:
+        return scales, f"{scales} prior scale{'s' if scales != 1 else ''}"
+    stds = PRIOR_STDS[PriorMode(prior.value)]
+    return (len(stds), f"{len(stds)} stds") if stds else (1, "1 prior")
+
+
 def grid_penalty(spec: SweepSpec, n_scales: int | None = None) -> tuple[float, str]:
-    r"""The union-bound cost every certificate of the sweep pays, and its note.
+    r"""The union-bound cost every certificate of the sweep pays, and its note: every choice a
+    reader selects among, with uniform weights.
 
     .. math:: \ln\big(\#\text{widths} \cdot ((\#\text{ranks} + 1_{MF}) \cdot
-        \#\text{scales} + 1_{PBB} \cdot \#\sigma_{PBB})\big)
+        \textstyle\sum_{\text{prior modes}} \#\text{priors} + 1_{PBB} \cdot \#\sigma_{PBB})\big)
+
+    where a prior mode counts the priors it chooses among: the data-dependent mode its prior
+    scales (``n_scales``, default those of
+    :class:`~lrbnn_core.certified_training.GridSettings`), ``init`` and ``zero`` their stds
+    (:data:`lrbnn_core.prior_modes.PRIOR_STDS`), the scale mixture 1.
 
     Examples
     --------
     >>> spec = make_spec(ranks=[1, 2], widths=[8], seeds=[0], dataset="teacher_student")
     >>> round(grid_penalty(spec)[0], 12) == round(math.log(3 * 1 * 1), 12)
+    True
+    >>> spec = make_spec(ranks=[1, 2], widths=[8], seeds=[0], dataset="teacher_student",
+    ...                  priors=["data-dependent", "init", "scale-mixture"])
+    >>> round(grid_penalty(spec)[0], 12) == round(math.log(3 * (1 + 3 + 1)), 12)
     True
     """
     from lrbnn_core.certified_training import GridSettings
@@ -209,14 +264,43 @@ def grid_penalty(spec: SweepSpec, n_scales: int | None = None) -> tuple[float, s
     scales = len(GridSettings().std_scales) if n_scales is None else n_scales
     families = len(spec.ranks) + (1 if spec.mean_field else 0)
     sigmas = len(PBBSettings().sigmas) if spec.pbb else 0
-    k = len(spec.widths) * (families * scales + sigmas)
-    note = (
-        f"uniform union over {families} ranks (mean field counted as one) x "
-        f"{len(spec.widths)} widths x {scales} prior scales"
-    )
+    choices = [_choices(p, scales) for p in spec.priors]
+    priors = sum(c for c, _ in choices)
+    k = len(spec.widths) * (families * priors + sigmas)
+    widths = len(spec.widths)
+    head = f"uniform union over {families} ranks (mean field counted as one) x {widths} widths"
+    if spec.priors == DEFAULT_PRIORS:
+        note = f"{head} x {scales} prior scales"
+    else:
+        parts = ", ".join(
+            f"{p.value.replace('_', '-')}: {what}"
+            for p, (_, what) in zip(spec.priors, choices, strict=True)
+        )
+        note = f"{head} x {priors} priors ({parts})"
     if spec.pbb:
-        note += f", plus {len(spec.widths)} widths x {sigmas} PBB prior stds"
+        note += f", plus {widths} widths x {sigmas} PBB prior stds"
     return math.log(k), note
+
+
+def _priors(values: Sequence[Any] | None) -> tuple[SweepPrior, ...]:
+    if values is None:
+        return DEFAULT_PRIORS
+    if isinstance(values, (str, bytes)):
+        raise SweepError(f"`--prior` must be a list of prior modes; got {values!r}")
+    known = ", ".join(repr(p.value.replace("_", "-")) for p in SweepPrior)
+    chosen: list[SweepPrior] = []
+    for v in values:
+        try:
+            mode = SweepPrior(v.replace("-", "_") if isinstance(v, str) else v)
+        except ValueError:
+            raise SweepError(f"`--prior` must be one of {known}; got {v!r}") from None
+        if mode in chosen:
+            raise SweepError(f"`--prior` lists {mode.value.replace('_', '-')} twice")
+        chosen.append(mode)
+    if not chosen:
+        raise SweepError("`--prior` is empty: the grid has no point")
+    order = list(SweepPrior)
+    return tuple(sorted(chosen, key=order.index))
 
 
 def make_spec(
@@ -229,9 +313,11 @@ def make_spec(
     mean_field: bool = True,
     profile: str = SweepProfile.QUICK.value,
     pbb: bool = False,
+    priors: Sequence[str] | None = None,
 ) -> SweepSpec:
     """Validate the sweep's arguments (raising :class:`SweepError` with a one-line reason) and
-    sort them. ``ranks=None``: the :data:`DEFAULT_RANKS` that fit every width.
+    sort them. ``ranks=None``: the :data:`DEFAULT_RANKS` that fit every width; ``priors``
+    (:class:`SweepPrior` values, hyphens accepted) ``None``: :data:`DEFAULT_PRIORS`.
 
     Examples
     --------
@@ -247,6 +333,12 @@ def make_spec(
         raise SweepError(f"`pbb` must be a bool; got {pbb!r}")
     if pbb and model is not Arch.MLP:
         raise SweepError(f"`--pbb` runs the PBB recipe on MLPs only; got --arch {model.value}")
+    modes = _priors(priors)
+    if pbb and SweepPrior.DATA_DEPENDENT not in modes:
+        raise SweepError(
+            "`--pbb` is a data-dependent recipe, run once beside the data-dependent points: it "
+            "needs data-dependent among `--prior`"
+        )
     default_widths = DEFAULT_WIDTHS if model is Arch.MLP else DEFAULT_SEQUENCE_WIDTHS
     ws = _int_list(default_widths if widths is None else widths, "--widths", 1)
     ss = _int_list(DEFAULT_SEEDS if seeds is None else seeds, "--seeds", 0, _MAX_SEED)
@@ -266,25 +358,32 @@ def make_spec(
             )
     if not rs and not mean_field:
         raise SweepError("the grid is empty: no `--ranks` and `--no-mean-field`")
-    return SweepSpec(data, model, tuple(rs), tuple(ws), tuple(ss), mean_field, prof, pbb)
+    return SweepSpec(data, model, tuple(rs), tuple(ws), tuple(ss), mean_field, prof, pbb, modes)
 
 
 def grid(spec: SweepSpec) -> list[PointSpec]:
-    """The grid points in results order: widths, then seeds, then ranks ascending, mean field,
-    then PBB.
+    """The grid points in results order: widths, then seeds, then prior modes (in
+    :class:`SweepPrior` order), then ranks ascending, mean field, then PBB (once, with the
+    data-dependent prior).
 
     Examples
     --------
     >>> spec = make_spec(ranks=[1, 2], widths=[8], seeds=[0], dataset="teacher_student")
     >>> [p.point_id for p in grid(spec)]
     ['w8-s0-r1', 'w8-s0-r2', 'w8-s0-mf']
+    >>> spec = make_spec(ranks=[1], widths=[8], seeds=[0], dataset="teacher_student",
+    ...                  priors=["init", "data-dependent"])
+    >>> [p.point_id for p in grid(spec)]
+    ['w8-s0-r1', 'w8-s0-mf', 'w8-s0-r1-init', 'w8-s0-mf-init']
     """
     penalty, note = grid_penalty(spec)
-    families: list[tuple[str, int | None]] = [("low_rank", r) for r in spec.ranks]
-    if spec.mean_field:
-        families.append(("mean_field", None))
-    if spec.pbb:
-        families.append(("pbb", None))
+    families: list[tuple[str, int | None, SweepPrior]] = []
+    for prior in spec.priors:
+        families += [("low_rank", r, prior) for r in spec.ranks]
+        if spec.mean_field:
+            families.append(("mean_field", None, prior))
+        if spec.pbb and prior is SweepPrior.DATA_DEPENDENT:
+            families.append(("pbb", None, prior))
     return [
         PointSpec(
             dataset=spec.dataset.value,
@@ -296,8 +395,9 @@ def grid(spec: SweepSpec) -> list[PointSpec]:
             profile=spec.profile.value,
             penalty=penalty,
             penalty_note=note,
+            prior=prior.value,
         )
         for width in spec.widths
         for seed in spec.seeds
-        for family, rank in families
+        for family, rank, prior in families
     ]

@@ -34,7 +34,14 @@ from verification.sweep.budgets import PINTO_C0, _budget, sweep_settings
 from verification.sweep.columns import COLUMNS
 from verification.sweep.point import _POINT_FORMAT, _VERSION
 from verification.sweep.schema import validate_record
-from verification.sweep.spec import PointSpec, SweepError, SweepSpec, grid, grid_penalty
+from verification.sweep.spec import (
+    PointSpec,
+    SweepError,
+    SweepPrior,
+    SweepSpec,
+    grid,
+    grid_penalty,
+)
 
 __all__ = ["check_folder", "prepare_output", "read_record", "remove_temporaries", "write_record"]
 
@@ -208,6 +215,52 @@ def _versions() -> dict[str, str | None]:
     return out
 
 
+#: what meta.json says of each prior mode
+_PRIOR_NOTES = {
+    SweepPrior.DATA_DEPENDENT: (
+        "data-dependent: Gaussian centred at a model trained on the prior half of the "
+        "training set (dropout ERM then a tempered ELBO for the MLP, a tempered ELBO for the "
+        "sequence models), stds scaled by each of std_scales; certificates on the other half"
+    ),
+    SweepPrior.INIT: (
+        "init: N(w0, s^2) entry by entry, w0 the seeded random initialisation, for each s of "
+        "init_stds; one posterior per s trained on every training example from w0 (stds s), "
+        "chosen on selection draws; certificates on every training example"
+    ),
+    SweepPrior.ZERO: (
+        "zero: N(0, s^2) for each s of zero_stds; one posterior per s trained on every training "
+        "example from the initialisation, chosen on selection draws; certificates on every "
+        "training example"
+    ),
+    SweepPrior.SCALE_MIXTURE: (
+        "scale-mixture: the paper's 0.5 N(0, 1) + 0.5 N(0, (e^-6)^2) on every stochastic "
+        "scalar; the posterior trained on every training example from the initialisation; KL "
+        "certified through its declared closed-form upper bound (kl_is_exact false); "
+        "certificates on every training example"
+    ),
+}
+
+
+def _data_free_settings(spec: SweepSpec) -> dict[str, Any]:
+    """The settings of the data-free prior modes (none for a data-dependent grid)."""
+    if spec.priors == (SweepPrior.DATA_DEPENDENT,):
+        return {}
+    from lrbnn_core import prior_modes as pm
+
+    mix = pm.MIXTURE
+    return {
+        "data_free": {
+            "epochs": _budget(spec.profile, spec.arch).data_free_epochs,
+            "lr": pm.DATA_FREE_LR,
+            "objective": pm.DATA_FREE_OBJECTIVE.value,
+            "selection_fraction": pm.SELECTION_FRACTION,
+            "init_stds": list(pm.INIT_STDS),
+            "zero_stds": list(pm.ZERO_STDS),
+            "scale_mixture": {"pi": mix.pi, "std1": mix.std1, "std2": mix.std2},
+        }
+    }
+
+
 def _meta(spec: SweepSpec) -> dict[str, Any]:
     penalty, note = grid_penalty(spec)
     budget = _budget(spec.profile, spec.arch)
@@ -219,6 +272,7 @@ def _meta(spec: SweepSpec) -> dict[str, Any]:
             "gc_draws": budget.gc_draws,
             "pinto_c0": PINTO_C0,
             "data_sizes": {k.value: v for k, v in budget.sizes.items()},
+            **_data_free_settings(spec),
         }
     )
     return {
@@ -227,11 +281,7 @@ def _meta(spec: SweepSpec) -> dict[str, Any]:
         "arguments": spec.arguments(),
         "seeds": list(spec.seeds),
         "grid": [p.point_id for p in grid(spec)],
-        "prior": (
-            "data-dependent: Gaussian centred at a model trained on the prior half of the "
-            "training set (dropout ERM then a tempered ELBO for the MLP, a tempered ELBO for the "
-            "sequence models), stds scaled by each of std_scales; certificates on the other half"
-        ),
+        "prior": {p.value: _PRIOR_NOTES[p] for p in spec.priors},
         "penalty": penalty,
         "penalty_note": note,
         "settings": settings,
