@@ -8,6 +8,10 @@ that a container never double-counts a layer.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from enum import Enum
 from typing import Any
 
@@ -27,6 +31,7 @@ __all__ = [
     "check_input",
     "check_model",
     "check_size",
+    "deferred_finite_checks",
     "model_kl",
     "nonfinite_parameter",
     "set_generator",
@@ -319,6 +324,40 @@ def check_input(
     return x
 
 
+#: Set by :func:`deferred_finite_checks` (per thread and per async context).
+_CHECKS_DEFERRED: ContextVar[bool] = ContextVar("lrbnn_finite_checks_deferred", default=False)
+
+
+@contextmanager
+def deferred_finite_checks() -> Iterator[None]:
+    """Within this context :func:`check_finite_through` returns at once: no pass over the
+    output, no wait for the device.
+
+    For a caller that checks a number every output reaches (the training loop checks each
+    step's loss, which a non-finite output always makes non-finite) and that, when that check
+    fails, runs the forward pass again outside the context to have the layer name the cause.
+
+    >>> from lrbnn_core.layers import LowRankBayesLinear
+    >>> with deferred_finite_checks():
+    ...     y = LowRankBayesLinear(3, 2, 1)(torch.full((1, 3), float("nan")))
+    >>> bool(y.isnan().all())
+    True
+    """
+    token = _CHECKS_DEFERRED.set(True)
+    try:
+        yield
+    finally:
+        _CHECKS_DEFERRED.reset(token)
+
+
+def _all_finite(t: Tensor) -> bool:
+    """Whether every entry of ``t`` is finite, in one pass where it is: a sum is finite only if
+    every term is (NaN propagates, an infinity stays infinite or meets its opposite and makes
+    NaN); only a non-finite sum, which finite terms can reach by overflow, is looked at entry
+    by entry."""
+    return math.isfinite(t.sum().item()) or bool(torch.isfinite(t).all())
+
+
 def check_finite_through(
     t: Tensor,
     x: Tensor,
@@ -336,8 +375,9 @@ def check_finite_through(
     non-finite), and so does one of a parameter; so one check of ``t`` (one wait for the
     device) catches every bad ``x``. Only on failure is the cause looked for, and named: ``x``,
     else the first non-finite parameter of ``module``, else the first non-finite intermediate
-    of ``stages`` (``(what, tensor)`` pairs), else ``what``, overflowed from finite values."""
-    if not bool(torch.isfinite(t).all()):
+    of ``stages`` (``(what, tensor)`` pairs), else ``what``, overflowed from finite values.
+    Skipped inside :func:`deferred_finite_checks`."""
+    if not (_CHECKS_DEFERRED.get() or _all_finite(t)):
         if not bool(torch.isfinite(x).all()):
             raise ValueError(f"`{name}` contains NaN or infinite values")
         bad = None if module is None else nonfinite_parameter(module)

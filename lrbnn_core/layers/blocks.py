@@ -11,7 +11,8 @@ import torch
 from torch import Tensor, nn
 
 from lrbnn_core._validation import check_int, check_tensor_size
-from lrbnn_core.base import BayesianModule, KLMethod, SamplingMode, check_dtype
+from lrbnn_core.base import BayesianModule, KLMethod, SamplingMode, check_dtype, kl_method
+from lrbnn_core.layers.fused import gaussian_kl
 from lrbnn_core.priors import GaussianPrior, Prior, check_prior
 from theory.initialisation import InitTarget
 
@@ -129,11 +130,15 @@ class _GaussianBlocks(BayesianModule):
         self._blocks.append(name)
 
     def _mean(self, name: str) -> Tensor:
-        mean: Tensor = getattr(self, f"{name}_mean")
+        mean: Tensor = self._parameters[f"{name}_mean"]  # type: ignore[assignment]
         return mean
 
+    def _rho(self, name: str) -> Tensor:
+        rho: Tensor = self._parameters[f"{name}_rho"]  # type: ignore[assignment]
+        return rho
+
     def _std(self, name: str) -> Tensor:
-        return nn.functional.softplus(getattr(self, f"{name}_rho"))
+        return nn.functional.softplus(self._rho(name))
 
     def _draw(
         self,
@@ -146,12 +151,16 @@ class _GaussianBlocks(BayesianModule):
         eps = torch.randn(size, generator=generator, dtype=mean.dtype, device=mean.device)
         return mean + std * eps
 
+    def _prior_entries(self, key: str) -> dict[str, Tensor] | None:
+        buffers = self._buffers
+        if f"{self._blocks[0]}_prior_{key}" not in buffers:
+            return None
+        return {name: buffers[f"{name}_prior_{key}"] for name in self._blocks}  # type: ignore[misc]
+
     def prior_means(self) -> dict[str, Tensor] | None:
         """``{block: prior mean}`` where the prior is centred per entry, else ``None`` (every
         block centred at the prior's scalar mean)."""
-        if not hasattr(self, f"{self._blocks[0]}_prior_mean"):
-            return None
-        return {name: getattr(self, f"{name}_prior_mean") for name in self._blocks}
+        return self._prior_entries("mean")
 
     def set_prior(
         self,
@@ -193,9 +202,7 @@ class _GaussianBlocks(BayesianModule):
 
     def prior_stds(self) -> dict[str, Tensor] | None:
         """``{block: prior std}`` where the prior's std is set per entry, else ``None``."""
-        if not hasattr(self, f"{self._blocks[0]}_prior_std"):
-            return None
-        return {name: getattr(self, f"{name}_prior_std") for name in self._blocks}
+        return self._prior_entries("std")
 
     def factor_posteriors(self) -> dict[str, tuple[Tensor, Tensor]]:
         """``{block: (mean, std)}`` for every stochastic block (live tensors)."""
@@ -218,10 +225,33 @@ class _GaussianBlocks(BayesianModule):
         ``"closed_form"``: exact for a :class:`GaussianPrior`, the declared upper bound for a
         :class:`ScaleMixturePrior` (``prior.kl_is_exact`` tells which); ``"monte_carlo"``: an
         unbiased estimate from ``n_samples`` draws per scalar (``generator`` or, if ``None``,
-        the layer's)."""
+        the layer's).
+
+        The closed form for a Gaussian prior without ``dtype`` (the training step) is one
+        fused node with its analytic gradient (:func:`~lrbnn_core.layers.fused.gaussian_kl`);
+        its value is that of the term-by-term path, bit for bit."""
         check_int(n_samples, "n_samples", 1)
         dtype = check_dtype(dtype)
         gen = _check_generator(generator) or self.generator
+        if (
+            dtype is None
+            and isinstance(self.prior, GaussianPrior)
+            and kl_method(method) is KLMethod.CLOSED_FORM
+        ):
+            # the training path: one fused node with its analytic gradient (fused.gaussian_kl);
+            # an explicit dtype (certificates) keeps the term-by-term reference below
+            locs, scales = self.prior_means() or {}, self.prior_stds() or {}
+            return gaussian_kl(
+                [
+                    (
+                        self._mean(name),
+                        self._rho(name),
+                        locs.get(name, self.prior.mean),
+                        scales.get(name, self.prior.std),
+                    )
+                    for name in self._blocks
+                ]
+            )
 
         def cast(t: Tensor | None) -> Tensor | None:
             return t if t is None or dtype is None else t.to(dtype)
@@ -252,6 +282,13 @@ class _GaussianBlocks(BayesianModule):
             return self._mean("bias") if self.bias_mode == "bayesian" else self.bias
         shape = None if batch_shape is None else (*batch_shape, self.out_features)
         return self._draw("bias", shape, self.generator)
+
+    def _bias_pair(self) -> tuple[Tensor | None, Tensor | None]:
+        """``(mean, rho)`` of a Bayesian bias, ``(bias, None)`` of a deterministic one,
+        ``(None, None)`` without one (the argument of the fused passes)."""
+        if self.bias_mode == "bayesian":
+            return self._mean("bias"), self._rho("bias")
+        return (self.bias if self.bias_mode == "deterministic" else None), None
 
     def _setup_bias(self, bias: bool, bayesian_bias: bool, std: float, prior_at_init: bool) -> None:
         if not isinstance(bias, bool) or not isinstance(bayesian_bias, bool):

@@ -22,6 +22,7 @@ from lrbnn_core.layers.blocks import (
     _numpy_rng,
     _warm_matrix,
 )
+from lrbnn_core.layers.fused import low_rank_shared
 from lrbnn_core.priors import GaussianPrior, Prior
 from theory.initialisation import (
     InitTarget,
@@ -146,14 +147,21 @@ class LowRankBayesLinear(_GaussianBlocks):
             z = _local_gaussian(x @ mu_b, x.square() @ var_b, self.generator)
             y = _local_gaussian(z @ mu_a.T, z.square() @ var_a.T, self.generator)
             bias = self._bias(tuple(x.shape[:-1]))
+            out = y if bias is None else y + bias
+        elif mode is SamplingMode.SHARED:
+            # one fused node: the draws of sample_factors and the products, bit for bit
+            out, z = low_rank_shared(
+                x,
+                (self._mean("A"), self._rho("A")),
+                (self._mean("B"), self._rho("B")),
+                self._bias_pair(),
+                self.generator,
+            )
         else:
-            if mode is SamplingMode.SHARED:
-                a, b, bias = self.sample_factors()
-            else:
-                a, b, bias = self._mean("A"), self._mean("B"), self._bias(None)
-            z = x @ b
-            y = z @ a.T
-        out = y if bias is None else y + bias
+            z = x @ self._mean("B")
+            y = z @ self._mean("A").T
+            bias = self._bias(None)
+            out = y if bias is None else y + bias
         # One check, of the output (a NaN or inf in x, in a parameter or in an overflowed
         # B^T x always reaches it); the cause is looked for only when it fails.
         return check_finite_through(out, x, "A B^T x", module=self, stages=(("B^T x", z),))

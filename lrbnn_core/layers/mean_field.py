@@ -22,6 +22,7 @@ from lrbnn_core.layers.blocks import (
     _numpy_rng,
     _warm_matrix,
 )
+from lrbnn_core.layers.fused import mean_field_shared
 from lrbnn_core.priors import GaussianPrior, Prior
 from theory.initialisation import InitTarget, target_variance
 
@@ -89,11 +90,16 @@ class MeanFieldBayesLinear(_GaussianBlocks):
             var = self._std("W").square()
             y = _local_gaussian(x @ self._mean("W").T, x.square() @ var.T, self.generator)
             bias = self._bias(tuple(x.shape[:-1]))
+            out = y if bias is None else y + bias
+        elif mode is SamplingMode.SHARED:
+            # one fused node: the draws of sample_weight and of the bias, and the product
+            out = mean_field_shared(
+                x, (self._mean("W"), self._rho("W")), self._bias_pair(), self.generator
+            )
         else:
-            w = self.sample_weight() if mode is SamplingMode.SHARED else self._mean("W")
-            y = x @ w.T
+            y = x @ self._mean("W").T
             bias = self._bias(None)
-        out = y if bias is None else y + bias
+            out = y if bias is None else y + bias
         # One check, of the output, as in the low-rank layer: a NaN or inf in x or in a
         # parameter always reaches it, and so does a product that overflows from a finite x.
         return check_finite_through(out, x, "W x", module=self)

@@ -41,6 +41,7 @@ from tqdm import tqdm
 from lrbnn_core.base import (
     SamplingMode,
     bayesian_modules,
+    deferred_finite_checks,
     kl_method,
     model_kl,
     set_generator,
@@ -214,6 +215,15 @@ def _validation_stats(
     return None, nll
 
 
+def _name_the_cause(model: nn.Module, x: Tensor, generator: torch.Generator, state: Tensor) -> None:
+    """Replay a step's forward pass (the same draws: ``generator`` back at ``state``) with the
+    layers' finiteness checks, which raise a ``ValueError`` naming a non-finite parameter or an
+    overflow; return if none does (the loss or the KL is the cause)."""
+    generator.set_state(state)
+    with torch.no_grad():
+        model(x)
+
+
 def train(
     model: nn.Module,
     x: Tensor,
@@ -246,8 +256,13 @@ def train(
 
     Raises
     ------
+    ValueError
+        If a Bayesian layer's output becomes NaN or infinite: the layer names the parameter
+        that holds NaN or infinity, or the product that overflowed. The layers check it only
+        when the step's loss is not finite (the step is then replayed with the same draws), so
+        that a step waits for the device once.
     FloatingPointError
-        If the loss becomes NaN or infinite; the message names the epoch and step.
+        If the loss becomes NaN or infinite otherwise; the message names the epoch and step.
 
     Examples
     --------
@@ -309,7 +324,12 @@ def train(
                 idx = perm[k * config.batch_size : (k + 1) * config.batch_size]
                 global_step = epoch * steps_per_epoch + k
                 beta_t = kl_weight(global_step, beta=config.beta, warmup_steps=warmup_steps)
-                nll = data_nll(model(x[idx]), y[idx], task, noise_std=config.noise_std)
+                xb, draws = x[idx], weight_gen.get_state()
+                # the layers' own finiteness checks wait for the device each; the loss check
+                # below covers them (a non-finite output makes the loss non-finite)
+                with deferred_finite_checks():
+                    out = model(xb)
+                nll = data_nll(out, y[idx], task, noise_std=config.noise_std)
                 if bayesian:
                     # checked below as part of the loss (one wait for the device per step)
                     kl = model_kl(
@@ -322,10 +342,15 @@ def train(
                 else:
                     kl = torch.zeros((), dtype=nll.dtype, device=nll.device)
                 loss = nll + (beta_t / n_train) * kl
-                if not bool(torch.isfinite(loss)):
+                # the step's one wait for the device: the numbers it records, and the check
+                loss_v, nll_v, kl_v = torch.stack(
+                    [loss.detach(), nll.detach(), kl.detach()]
+                ).tolist()
+                if not math.isfinite(loss_v):
+                    _name_the_cause(model, xb, weight_gen, draws)
                     raise FloatingPointError(
-                        f"the loss became {loss.item()} at epoch {epoch + 1}/{config.epochs}, "
-                        f"step {k + 1}/{steps_per_epoch} (nll={nll.item()}, kl={kl.item()}, "
+                        f"the loss became {loss_v} at epoch {epoch + 1}/{config.epochs}, "
+                        f"step {k + 1}/{steps_per_epoch} (nll={nll_v}, kl={kl_v}, "
                         f"beta_t={beta_t}); lower `lr` or check the model"
                     )
                 optimizer.zero_grad(set_to_none=True)
@@ -336,7 +361,7 @@ def train(
                 for group in optimizer.param_groups:
                     group["lr"] = config.lr * factor
                 optimizer.step()
-                record = StepStats(epoch + 1, k + 1, loss.item(), nll.item(), kl.item(), beta_t)
+                record = StepStats(epoch + 1, k + 1, loss_v, nll_v, kl_v, beta_t)
                 steps.append(record)
                 weight = len(idx) / n
                 sums["loss"] += weight * record.loss
