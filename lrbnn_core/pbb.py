@@ -227,6 +227,7 @@ def train_and_certify_pbb(
     seed: int = 0,
     build: Callable[[torch.Generator], nn.Module] | None = None,
     progress: bool = True,
+    mc_choices: int | None = None,
 ) -> tuple[CertifiedRun, nn.Module]:
     r"""The PBB recipe (module docstring) with the call shape of
     :func:`~lrbnn_core.certified_training.train_and_certify`, for a sweep family ``"pbb"``.
@@ -249,6 +250,10 @@ def train_and_certify_pbb(
         ``(features, *settings.hidden, classes)``.
     progress : bool
         Show tqdm bars and each prior std's certificate.
+    mc_choices : int, optional
+        Posteriors certified and compared together, each on its own draws, these
+        ``len(sigmas)`` included (one posterior per :math:`\sigma`); default ``len(sigmas)``.
+        The Monte Carlo budget is split between them (:func:`~lrbnn_core.certificates.certify`).
 
     Returns
     -------
@@ -281,6 +286,11 @@ def train_and_certify_pbb(
             f"`penalty` must be finite and >= ln(len(sigmas)) = {least:.6g} ({why}); got {pen!r}"
         )
     seed = check_int(seed, "seed", 0)
+    k_mc = len(cfg.sigmas) if mc_choices is None else check_int(mc_choices, "mc_choices", 1)
+    if k_mc < len(cfg.sigmas):
+        raise ValueError(
+            f"`mc_choices` must count the {len(cfg.sigmas)} prior stds' posteriors; got {k_mc}"
+        )
     prior_idx, bound_idx = split_for_prior(len(data.x_train), cfg.prior_fraction, seed)
     x_bound, y_bound = data.x_train[bound_idx], data.y_train[bound_idx]
     gen = torch.Generator().manual_seed(seed)
@@ -315,7 +325,8 @@ def train_and_certify_pbb(
         # the Monte Carlo draws of train_and_certify (seed + 1), at its delta split and n_mc
         cert = certify(posterior, x_bound, y_bound, delta=cfg.delta, mc_delta=cfg.mc_delta,
                        n_mc=cfg.n_mc, generator=torch.Generator().manual_seed(seed + 1),
-                       penalty=pen, penalty_note=penalty_note, mc_bound=cfg.mc_bound)  # fmt: skip
+                       penalty=pen, penalty_note=penalty_note, mc_bound=cfg.mc_bound,
+                       mc_choices=k_mc)  # fmt: skip
         if progress:
             tqdm.write(f"pbb sigma={sigma:g}: {cert.summary()}")
         if best is None or cert.kl_inverse < best[1].kl_inverse:
@@ -349,18 +360,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     hidden = None if args.hidden is None else tuple(args.hidden)
     grid = GridSettings(hidden=hidden, n_mc=args.n_mc, mc_bound=args.mc_bound)
     cfg = PBBSettings.from_grid(grid, posterior_on_all=args.posterior_on_all)
-    # ours pays for its rank grid (certify_grid's penalty, mean-field included) and scales
-    n_ours, n_pbb = len(args.ranks) * len(grid.std_scales), len(cfg.sigmas)
-    note = f"union over {len(args.ranks)} ranks x {len(grid.std_scales)} prior scales"
-    jobs = [("pbb", None, n_pbb, f"union over {n_pbb} prior stds"), ("mean_field", None, n_ours,
-            note)] + [("low_rank", r, n_ours, note) for r in args.ranks]  # fmt: skip
+    # ours pays for its models (the ranks and mean-field, certify_grid's count) and scales, and
+    # splits its Monte Carlo budget between the models; PBB between its prior stds' posteriors
+    models = len(args.ranks) + 1
+    n_ours, n_pbb = models * len(grid.std_scales), len(cfg.sigmas)
+    note = f"union over {models} models x {len(grid.std_scales)} prior scales"
+    ours = [("mean_field", None, n_ours, models, note)]
+    ours += [("low_rank", r, n_ours, models, note) for r in args.ranks]
+    jobs = [("pbb", None, n_pbb, n_pbb, f"union over {n_pbb} prior stds"), *ours]
     runs, seconds = [], []
-    for family, rank, k, why in jobs[: 1 if args.no_ours else None]:
+    for family, rank, k, k_mc, why in jobs[: 1 if args.no_ours else None]:
         start = time.perf_counter()
         fit: Any = train_and_certify_pbb if family == "pbb" else train_and_certify
         run, _ = fit(data, family=family, rank=rank, penalty=math.log(k), penalty_note=why,
                      settings=cfg if family == "pbb" else grid, seed=args.seed,
-                     progress=not args.no_progress)  # fmt: skip
+                     progress=not args.no_progress, mc_choices=k_mc)  # fmt: skip
         runs.append(run)
         seconds.append(time.perf_counter() - start)
     widths = "-".join(map(str, (data.x_train.shape[-1], *cfg.hidden, data.n_classes)))

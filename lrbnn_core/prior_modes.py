@@ -301,6 +301,7 @@ def train_and_certify_data_free(
     progress: bool = True,
     epochs: int | None = None,
     lr: float | None = None,
+    mc_choices: int = 1,
 ) -> tuple[CertifiedRun, nn.Module]:
     r"""One grid point with a data-free prior (module docstring, steps 1-4): train a posterior
     per prior, choose among them on selection draws, certify the chosen one on all :math:`n`
@@ -335,6 +336,10 @@ def train_and_certify_data_free(
         Epochs of each posterior's training, >= 1; default ``settings.posterior_epochs``.
     lr : float, optional
         Its Adam rate; default :data:`DATA_FREE_LR`.
+    mc_choices : int
+        Posteriors certified and compared together with this one, each on its own draws (a
+        grid's): the certifying Monte Carlo budget is split between them
+        (:func:`~lrbnn_core.certificates.certify`).
 
     Returns
     -------
@@ -397,7 +402,9 @@ def train_and_certify_data_free(
     assert best is not None
     _, k, posterior, gain = best
     draws = torch.Generator().manual_seed(seed + 1)
-    cert: Certificate = certify(posterior, x, y, n_mc=cfg.n_mc, generator=draws, **options)
+    cert: Certificate = certify(
+        posterior, x, y, n_mc=cfg.n_mc, generator=draws, mc_choices=mc_choices, **options
+    )
     gibbs, predictive = _test_errors(posterior, data, cfg.n_test_mc, seed + 2)
     chosen = stds[k]
     run = CertifiedRun(

@@ -72,6 +72,9 @@ class Certificate:
     #: how ``mc_risk_bound`` was obtained: ``"kl"`` (sample convergence, Langford and Caruana)
     #: or ``"bernstein"`` (empirical Bernstein over the networks' risks, Maurer and Pontil)
     mc_bound: str = "kl"
+    #: posteriors certified together on their own draws: ``mc_risk_bound`` is taken at
+    #: ``mc_delta / mc_choices`` so that all of them hold at once (``certify``)
+    mc_choices: int = 1
 
     @property
     def complexity(self) -> float:
@@ -113,7 +116,8 @@ class Certificate:
         note = f" [{self.penalty_note}]" if self.penalty_note else ""
         return (
             f"{self.loss.value} certificate, n={self.n}, {self.n_mc} networks: MC risk "
-            f"{self.mc_risk:.4f} <= {self.mc_risk_bound:.4f} ({self.mc_bound}); "
+            f"{self.mc_risk:.4f} <= {self.mc_risk_bound:.4f} ({self.mc_bound}"
+            f"{f', delta split {self.mc_choices} ways' if self.mc_choices > 1 else ''}); "
             f"KL {self.kl:.4g}{kl_kind} + "
             f"penalty {self.penalty:.4g}{note} nats; McAllester {self.mcallester:.4f}, "
             f"kl-inverse {self.kl_inverse:.4f}, Catoni {self.catoni:.4f} "
@@ -132,6 +136,7 @@ class Certificate:
             "mc_risk": self.mc_risk,
             "mc_risk_bound": self.mc_risk_bound,
             "mc_bound": self.mc_bound,
+            "mc_choices": self.mc_choices,
             "kl": self.kl,
             "kl_is_exact": self.kl_is_exact,
             "penalty": self.penalty,

@@ -110,6 +110,7 @@ def certify(
     batch_size: int = 1024,
     balance: bool = True,
     mc_bound: str = "kl",
+    mc_choices: int = 1,
 ) -> Certificate:
     r"""Certify the Gibbs risk of the model's posterior (package docstring for the statement).
 
@@ -154,6 +155,13 @@ def certify(
         :func:`theory.pac_bayes.sample_convergence_bound`; ``"bernstein"``, the empirical
         Bernstein bound :func:`theory.pac_bayes.empirical_bernstein_bound` on the networks'
         risks (``n_mc >= 2``), much tighter when the networks agree.
+    mc_choices : int
+        How many posteriors, each with its own Monte Carlo draws, are certified and compared or
+        reported together (a rank grid: one posterior per rank), >= 1. The Monte Carlo step of
+        each is taken at ``mc_delta / mc_choices``, so that all of them, and so the best one,
+        hold with probability >= 1 - ``mc_delta`` (a union bound over their Monte Carlo events;
+        the PAC-Bayes step pays for the same choice through ``penalty``). Priors compared on one
+        posterior's draws (:func:`certify_priors`) share one event and need no split.
 
     Returns
     -------
@@ -175,7 +183,7 @@ def certify(
     """
     plan = _plan(
         delta, mc_delta, n_mc, generator, loss, penalty, penalty_note, p_min, catoni_lambdas,
-        batch_size, balance, mc_bound,
+        batch_size, balance, mc_bound, mc_choices,
     )  # fmt: skip
     return _certify_each(model, inputs, targets, [None], _check_model(model), plan)[0]
 
@@ -232,7 +240,7 @@ def certify_priors(
     plan = _plan(
         o["delta"], o["mc_delta"], o["n_mc"], o["generator"], o["loss"], o["penalty"],
         o["penalty_note"], o["p_min"], o["catoni_lambdas"], o["batch_size"], o["balance"],
-        o["mc_bound"],
+        o["mc_bound"], o["mc_choices"],
     )  # fmt: skip
     return _certify_each(model, inputs, targets, list(set_priors), _check_model(model), plan)
 
@@ -253,12 +261,13 @@ class _Plan:
     batch_size: int
     balance: bool
     mc_bound: str
+    mc_choices: int
 
 
 def _plan(
     delta: Any, mc_delta: Any, n_mc: Any, generator: Any, loss: Any, penalty: Any,
     penalty_note: Any, p_min: Any, catoni_lambdas: Any, batch_size: Any, balance: Any,
-    mc_bound: Any,
+    mc_bound: Any, mc_choices: Any,
 ) -> _Plan:  # fmt: skip
     d = _check_open_unit(delta, "delta")
     md = _check_open_unit(mc_delta, "mc_delta")
@@ -282,8 +291,9 @@ def _plan(
         raise ValueError(f"`mc_bound` must be one of {', '.join(MC_BOUNDS)}; got {mc_bound!r}")
     if mc_bound == "bernstein" and m < 2:
         raise ValueError(f"`mc_bound` 'bernstein' needs `n_mc` >= 2 (a variance); got {m}")
+    k = _check_int(mc_choices, "mc_choices", 1)
     return _Plan(d, md, m, generator, kind, pen, penalty_note, p, lambdas, batch_size, balance,
-                 mc_bound)  # fmt: skip
+                 mc_bound, k)  # fmt: skip
 
 
 def _certify_each(
@@ -313,7 +323,8 @@ def _certify_each(
                 batch_size=plan.batch_size,
             )
             mc_risk = float(np.mean(risks))
-            m, md = plan.n_mc, plan.mc_delta
+            # each of mc_choices posteriors gets its share of the Monte Carlo budget
+            m, md = plan.n_mc, plan.mc_delta / plan.mc_choices
             if plan.mc_bound == "bernstein":
                 # rounding can push the sample variance of [0, 1] values a hair past its maximum
                 variance = min(float(np.var(risks, ddof=1)), 0.25 * m / (m - 1))
@@ -345,6 +356,7 @@ def _certify_each(
                 p_min=plan.p_min,
                 gauge_gain=gain,
                 mc_bound=plan.mc_bound,
+                mc_choices=plan.mc_choices,
             )
         )
     return certificates

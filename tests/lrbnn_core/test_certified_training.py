@@ -35,8 +35,9 @@ def test_split_for_prior_is_a_seeded_partition() -> None:
 
 @pytest.mark.parametrize("family", ["low_rank", "mean_field"])
 def test_certify_grid_pays_for_the_whole_grid(family) -> None:
-    """Every certificate carries ln(ranks x scales) nats, uses the bound part only (n), and is
-    a valid certificate object; one run per rank (one for mean-field)."""
+    """Every certificate carries ln(models x scales) nats (the two ranks and the mean-field
+    baseline), splits the Monte Carlo budget between the 3 models, uses the bound part only
+    (n), and is a valid certificate object; one run per rank (one for mean-field)."""
     data = load_teacher_student(
         seed=0,
         kind="classification",
@@ -50,8 +51,9 @@ def test_certify_grid_pays_for_the_whole_grid(family) -> None:
     assert len(runs) == (2 if family == "low_rank" else 1)
     for run in runs:
         cert = run.certificate
-        assert cert.penalty == pytest.approx(math.log(2 * 2))
-        assert "2 ranks x 2 prior scales" in cert.penalty_note
+        assert cert.penalty == pytest.approx(math.log(3 * 2))
+        assert "3 models (ranks and mean-field) x 2 prior scales" in cert.penalty_note
+        assert cert.mc_choices == 3
         assert cert.n == 40  # the bound part: half of 80
         assert cert.kl_inverse <= cert.mcallester + 1e-12
         assert run.prior_scale in TINY.std_scales

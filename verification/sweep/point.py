@@ -27,6 +27,7 @@ References: issue 8 (the sweep); claims C3/T3.6 (tail energy), E13/E17 (Gaussian
 
 from __future__ import annotations
 
+import math
 import os
 import socket
 import threading
@@ -108,6 +109,23 @@ def _builder(point: PointSpec, data: Any) -> Callable[[Any], Any]:
     kind = "mean_field" if point.family == "pbb" else point.family
     rec = replace(recipe(point.arch, kind), hidden=point.width, rank=point.rank, layers=1, patch=1)
     return lambda gen: rec.build(data, gen)
+
+
+def grid_choices(penalty: float) -> int:
+    """The number K of choices a grid's union bound pays ``penalty = ln K`` nats for: every
+    posterior of the grid is among them, so each point's Monte Carlo budget is split K ways
+    (:func:`lrbnn_core.certificates.certify`, ``mc_choices``) and all the grid's certificates,
+    and the best, hold at once with probability ``>= 1 - delta - mc_delta``.
+
+    Examples
+    --------
+    >>> grid_choices(math.log(14))
+    14
+    """
+    k = round(math.exp(penalty))
+    if k < 1 or abs(math.log(k) - penalty) > 1e-9:
+        raise ValueError(f"`penalty` must be ln of a count of choices; got {penalty!r}")
+    return k
 
 
 def tail_from_singular_values(s: Any, r: int) -> float:
@@ -200,6 +218,7 @@ def compute_point(point: PointSpec) -> dict[str, Any]:
         seed=point.seed,
         build=_builder(point, data),
         progress=False,
+        mc_choices=grid_choices(point.penalty),
     )
     cert = run.certificate
     s = point.seed

@@ -80,7 +80,12 @@ def test_pbb_certificate_kl_is_the_closed_form_to_the_chosen_prior(seed: int) ->
             twin += gaussian_kl(mean.detach().numpy(), std.detach().numpy(), loc, run.prior_scale)
     assert cert.kl == pytest.approx(twin, rel=F64_RTOL)
     assert cert.n == 40 and cert.n_mc == TINY.n_mc  # the bound part: half of 80
-    assert cert.mc_risk_bound == sample_convergence_bound(cert.mc_risk, cert.n_mc, TINY.mc_delta)
+    # one posterior per prior std, each on its own draws: the Monte Carlo budget split between them
+    k = len(TINY.sigmas)
+    assert cert.mc_choices == k
+    assert cert.mc_risk_bound == sample_convergence_bound(
+        cert.mc_risk, cert.n_mc, TINY.mc_delta / k
+    )
     assert cert.kl_inverse == kl_bound(cert.mc_risk_bound, cert.kl + LN2, cert.n, TINY.delta)
     assert cert.confidence == pytest.approx(1 - TINY.delta - TINY.mc_delta, rel=F64_RTOL)
 
