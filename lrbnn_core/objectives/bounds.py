@@ -192,5 +192,8 @@ def bounded_cross_entropy(logits: Tensor, targets: Tensor, *, p_min: float = 1e-
     true = torch.nn.functional.one_hot(targets.long(), logits.shape[1]).bool()
     gaps = (logits - logits.gather(1, targets.long().unsqueeze(1))).masked_fill(true, -torch.inf)
     nll = torch.logaddexp(logits.new_zeros(()), torch.logsumexp(gaps, dim=1))
-    # Clamping at `cap` *is* the bounded loss (p_y clamped at p_min); `cap / cap` is exactly 1.
-    return nll.clamp(max=cap).mean() / cap
+    # Clamping at `cap` *is* the bounded loss (p_y clamped at p_min). In float32 the mean of a
+    # batch of clamped values, divided by `cap`, can round a hair above 1 (1.0000001): the final
+    # clamp removes that rounding only (the exact value is <= 1; no gradient is lost, a batch that
+    # high is all clamped and has none).
+    return (nll.clamp(max=cap).mean() / cap).clamp(max=1.0)

@@ -434,3 +434,15 @@ def test_train_bound_rejects_bad_input(rng: np.random.Generator) -> None:
         train_bound(tiny_net(0), x, torch.full((8,), 2), **good)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=r"`x` is empty"):
         train_bound(tiny_net(0), x[:0], y[:0], **good)  # type: ignore[arg-type]
+
+
+def test_bounded_cross_entropy_of_a_clamped_float32_batch_is_at_most_one() -> None:
+    """Before the final clamp, a float32 batch of 6 or more clamped examples could score
+    1.0000001 (the mean of the clamped values divided by the cap rounds up), which the bound
+    objectives then refused as a loss outside [0, 1]."""
+    for n in (6, 7, 64, 299):
+        for p_min in (1e-5, 1e-4, 1e-2, 0.3):
+            logits = torch.zeros(n, 10)
+            logits[:, 1] = 50.0  # the true class 0 far below p_min: every example clamped
+            value = bounded_cross_entropy(logits, torch.zeros(n, dtype=torch.long), p_min=p_min)
+            assert float(value) == 1.0
