@@ -18,7 +18,6 @@ from verification.cli import main
 from verification.sweep import (
     COLUMNS,
     DEFAULT_PRIORS,
-    PointSpec,
     SweepError,
     SweepPrior,
     grid,
@@ -28,7 +27,6 @@ from verification.sweep import (
     read_results,
     run_sweep,
 )
-from verification.sweep import point as sweep_point
 
 ALL = ["data-dependent", "init", "zero", "scale-mixture"]
 #: the priors each mode chooses among, counted by hand from the documented grids
@@ -114,33 +112,6 @@ def test_bad_modes_are_refused(priors: Any, message: str) -> None:
 def test_pbb_needs_the_data_dependent_mode() -> None:
     with pytest.raises(SweepError, match=r"`--pbb` is a data-dependent recipe, run once beside"):
         make_spec(**TINY, priors=["init"], pbb=True)
-
-
-@pytest.mark.parametrize(
-    ("extra", "message"),
-    [
-        (["--prior", "flat"], "`--prior` must be one of 'data-dependent', 'init', 'zero', "
-                              "'scale-mixture'; got 'flat'"),
-        (["--prior"], "`--prior` is empty"),
-        (["--prior", "init", "--pbb"], "`--pbb` is a data-dependent recipe"),
-    ],
-)  # fmt: skip
-def test_cli_refuses_a_bad_mode_in_one_line(
-    extra: list[str],
-    message: str,
-    tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    def no_training(point: PointSpec) -> dict[str, Any]:
-        raise AssertionError("a refused sweep must not train")
-
-    monkeypatch.setattr(sweep_point, "compute_point", no_training)
-    out = tmp_path / "out"
-    assert main([*TINY_ARGV, "--out", str(out), *extra]) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and err.startswith("lrbnn sweep: ") and message in err
-    assert not out.exists()
 
 
 def test_cli_takes_several_modes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

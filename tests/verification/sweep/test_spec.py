@@ -70,8 +70,12 @@ def test_make_spec_refuses_nonsense(options: dict[str, Any], message: str) -> No
         (["--ranks", "--no-mean-field"], "the grid is empty"),
         (["--workers", "0"], "`--workers` must be an int >= 1; got 0"),
         (["--workers", "2", "--scheduler", "tcp://127.0.0.1:1"], "`--workers` is for local runs"),
+        (["--prior", "flat"], "`--prior` must be one of 'data-dependent', 'init', 'zero', "
+                              "'scale-mixture'; got 'flat'"),
+        (["--prior"], "`--prior` is empty"),
+        (["--prior", "init", "--pbb"], "`--pbb` is a data-dependent recipe"),
     ],
-)
+)  # fmt: skip
 def test_cli_refuses_before_training_with_one_line(
     extra: list[str],
     message: str,
