@@ -16,7 +16,9 @@ The modules, one concept each (every public name is re-exported here):
 * :mod:`~verification.sweep.lock`: the output folder's exclusive lock;
 * :mod:`~verification.sweep.execution`: the executors (this process, a process pool, dask);
 * :mod:`~verification.sweep.driver`: :func:`run_sweep`, which joins them;
-* :mod:`~verification.sweep.figures`: the figures drawn from ``results.csv``.
+* :mod:`~verification.sweep.figures`: the figures drawn from ``results.csv``;
+* :mod:`~verification.sweep.answer`: where low rank certifies tighter than mean field
+  (``where_low_rank_wins.csv`` and its heat map, per prior mode and width).
 
 **One grid point** (:func:`compute_point`) is one model of one family (low-rank at one rank, or
 the mean-field baseline) at one hidden width and one seed, trained and certified by the
@@ -71,6 +73,14 @@ References: issue 8 (the sweep); claims T3.8, T3.8c (complexity ratio), C3/T3.6 
 E13/E17 (Gaussian complexity) of ``CLAIMS.md``.
 """
 
+from verification.sweep.answer import (
+    ANSWER_COLUMNS,
+    WHERE_LOW_RANK_WINS,
+    WHERE_LOW_RANK_WINS_CSV,
+    answer_csv,
+    plot_where_low_rank_wins,
+    where_low_rank_wins,
+)
 from verification.sweep.budgets import PINTO_C0
 from verification.sweep.columns import COLUMNS, assemble_rows, results_csv
 from verification.sweep.driver import SweepInterrupted, SweepReport, run_sweep
@@ -112,6 +122,7 @@ from verification.sweep.storage import (
 )
 
 __all__ = [
+    "ANSWER_COLUMNS",
     "BOUND_VS_RANK",
     "COLUMNS",
     "COMPLEXITY_RATIO",
@@ -121,6 +132,8 @@ __all__ = [
     "DEFAULT_SEQUENCE_WIDTHS",
     "DEFAULT_WIDTHS",
     "PINTO_C0",
+    "WHERE_LOW_RANK_WINS",
+    "WHERE_LOW_RANK_WINS_CSV",
     "Arch",
     "Executor",
     "FolderBusy",
@@ -133,6 +146,7 @@ __all__ = [
     "SweepProfile",
     "SweepReport",
     "SweepSpec",
+    "answer_csv",
     "assemble_rows",
     "check_folder",
     "compute_point",
@@ -146,6 +160,7 @@ __all__ = [
     "make_sweep_figures",
     "max_rank",
     "parse_results",
+    "plot_where_low_rank_wins",
     "prepare_output",
     "read_record",
     "read_results",
@@ -155,5 +170,6 @@ __all__ = [
     "run_sweep",
     "tail_from_singular_values",
     "validate_record",
+    "where_low_rank_wins",
     "write_record",
 ]

@@ -1,6 +1,7 @@
 """The driver of ``lrbnn sweep``: lock the folder, prepare it, reuse the stored points, run the
 missing ones on the chosen executor (writing each as it arrives), then assemble
-``results.csv`` from the files on disk, draw the figures and write ``timings.csv``.
+``results.csv`` from the files on disk, write ``where_low_rank_wins.csv`` from it, draw the
+figures and write ``timings.csv``.
 
 Ctrl-C or SIGTERM stops the run: every finished point is kept, the workers are stopped,
 temporary files are removed, and :class:`SweepInterrupted` (a ``KeyboardInterrupt``) says how
@@ -18,9 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from verification.sweep.answer import WHERE_LOW_RANK_WINS_CSV, answer_csv, where_low_rank_wins
 from verification.sweep.columns import assemble_rows, results_csv
 from verification.sweep.lock import folder_lock
 from verification.sweep.point import run_point
+from verification.sweep.schema import parse_results
 from verification.sweep.spec import PointSpec, SweepError, SweepSpec, grid
 from verification.sweep.storage import (
     _atomic_write,
@@ -49,6 +52,9 @@ class SweepReport:
     timings: Path
     figures: tuple[Path, ...]
     seconds: float
+    #: ``where_low_rank_wins.csv`` (:mod:`~verification.sweep.answer`); ``None`` when no
+    #: (prior mode, width) has both the low-rank and the mean-field family
+    answer: Path | None = None
 
 
 class SweepInterrupted(KeyboardInterrupt):
@@ -184,6 +190,11 @@ def _locked_run(
     rows = assemble_rows(spec, complete)
     results = folder / "results.csv"
     _atomic_write(results, results_csv(rows))
+    # the answer is read back from results.csv: the table depends only on those bytes
+    table = where_low_rank_wins(parse_results(results))
+    answer = folder / WHERE_LOW_RANK_WINS_CSV if table else None
+    if answer is not None:
+        _atomic_write(answer, answer_csv(table))
     made: tuple[Path, ...] = ()
     if figures:
         from verification.sweep.figures import make_sweep_figures
@@ -201,4 +212,5 @@ def _locked_run(
         timings=timings,
         figures=made,
         seconds=seconds,
+        answer=answer,
     )

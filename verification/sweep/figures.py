@@ -1,17 +1,21 @@
 r"""The sweep's figures, drawn from ``DIR/results.csv`` (and ``DIR/meta.json``) into
 ``DIR/figures/``; ``lrbnn sweep`` draws them after assembling the results.
 
-* ``bound_vs_rank.png``: one panel per width: the McAllester and kl-inverse certificates and the
-  test Gibbs error against the rank (mean over seeds, band from the smallest to the largest
-  seed), the mean-field (dashed) and PBB (dotted, with ``--pbb``) levels as horizontal lines of
-  the same colours, and the critical rank
-  :math:`r^\ast` of claim T3.8 (:func:`theory.pac_bayes.critical_rank`) where it applies (MLP
-  rows: the largest common rank whose McAllester bound with KL :math:`= C_{max} D_{LR}(r)` stays
-  below 1, with :math:`C_{max}` the largest per-coordinate KL measured at that width, the mean
-  Monte Carlo risk of the low-rank rows and the certificate's :math:`n` and :math:`\delta`).
+* ``bound_vs_rank.png``: one panel per width (columns) and prior mode (rows, in
+  :class:`~verification.sweep.SweepPrior` order; a single-mode sweep draws one untitled row, as
+  before prior modes existed), each drawn from its own rows only: the McAllester and kl-inverse
+  certificates and the test Gibbs error against the rank (mean over seeds, band from the
+  smallest to the largest seed), the mean-field (dashed) and PBB (dotted, with ``--pbb``) levels
+  as horizontal lines of the same colours, and the critical rank :math:`r^\ast` of claim T3.8
+  (:func:`theory.pac_bayes.critical_rank`) where it applies (MLP rows: the largest common rank
+  whose McAllester bound with KL :math:`= C_{max} D_{LR}(r)` stays below 1, with :math:`C_{max}`
+  the largest per-coordinate KL measured in that panel, the mean Monte Carlo risk of its
+  low-rank rows and the certificate's :math:`n` and :math:`\delta`: prior modes never mix).
 * ``complexity_ratio.png``: the measured :math:`\sqrt{KL_{LR}/KL_{MF}}` against the predicted
   :math:`\sqrt{D_{LR}/D_{MF}}` (claim T3.8c), one point per low-rank row, with the line
   :math:`y = x`; drawn only when the sweep has the mean-field baseline.
+* ``where_low_rank_wins.png`` and its table (:mod:`~verification.sweep.answer`): the best
+  low-rank certificate minus the mean-field one, per prior mode and width.
 
 Matplotlib's Agg backend, fixed sizes and no PNG metadata: the same results give the same bytes.
 """
@@ -27,8 +31,16 @@ from typing import Any
 
 import numpy as np
 
+from verification.sweep.answer import (
+    WHERE_LOW_RANK_WINS,
+    WHERE_LOW_RANK_WINS_CSV,
+    answer_csv,
+    plot_where_low_rank_wins,
+    where_low_rank_wins,
+)
+from verification.sweep.png import save_png as _save
 from verification.sweep.schema import parse_results
-from verification.sweep.spec import SweepError
+from verification.sweep.spec import SweepError, SweepPrior
 
 __all__ = [
     "BOUND_VS_RANK",
@@ -41,9 +53,6 @@ __all__ = [
 #: file names in ``DIR/figures/``
 BOUND_VS_RANK = "bound_vs_rank.png"
 COMPLEXITY_RATIO = "complexity_ratio.png"
-#: no ``Software`` text chunk: the bytes do not depend on matplotlib's version string
-_PNG_METADATA: dict[str, str | None] = {"Software": None}
-_DPI = 130
 #: the full-rank families drawn as levels: (family, legend name, line style)
 _BASELINES = (("mean_field", "mean field", "--"), ("pbb", "PBB", (0, (1, 1.5))))
 #: (column, legend label, colour, width of the mean-field line: the McAllester line is drawn
@@ -131,19 +140,31 @@ def _figure(width_in: float, height_in: float, ncols: int = 1) -> tuple[Any, Any
     return fig, axes
 
 
-def _save(fig: Any, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=_DPI, format="png", metadata=_PNG_METADATA)
-    return path
+def _panels(
+    width_in: float, height_in: float, modes: Sequence[str], widths: Sequence[int]
+) -> tuple[Any, dict[tuple[str, int], Any]]:
+    """A figure of ``len(modes)`` x ``len(widths)`` panels and its axes keyed by (prior mode,
+    width) in row-major order (for one mode, the same figure as :func:`_figure`)."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width_in, height_in), layout="constrained")
+    axes = fig.subplots(len(modes), len(widths), squeeze=False)
+    return fig, {
+        (mode, width): axes[i, j] for i, mode in enumerate(modes) for j, width in enumerate(widths)
+    }
 
 
 def plot_bound_vs_rank(rows: Sequence[dict[str, Any]], path: Path, *, delta: float) -> Path:
-    """Draw ``bound_vs_rank.png`` (module docstring) from parsed rows."""
+    """Draw ``bound_vs_rank.png`` (module docstring) from parsed rows: one row of panels per
+    prior mode, one column per width."""
     widths = sorted({int(r["width"]) for r in rows})
-    fig, axes = _figure(max(7.5, 4.4 * len(widths) + 0.6), 5.2, len(widths))
+    modes = [m.value for m in SweepPrior if any(r["prior"] == m.value for r in rows)]
+    fig, panels = _panels(
+        max(7.5, 4.4 * len(widths) + 0.6), 5.2 + 3.9 * (len(modes) - 1), modes, widths
+    )
     top = 1.05
-    for ax, width in zip(axes, widths, strict=True):
-        at = [r for r in rows if r["width"] == width]
+    for (mode, width), ax in panels.items():
+        at = [r for r in rows if r["width"] == width and r["prior"] == mode]
         low = sorted((r for r in at if r["family"] == "low_rank"), key=lambda r: r["rank"])
         levels = [
             (name, style, [r for r in at if r["family"] == family])
@@ -196,13 +217,15 @@ def plot_bound_vs_rank(rows: Sequence[dict[str, Any]], path: Path, *, delta: flo
             ax.set_xticks(ranks, [str(k) for k in ranks])
             ax.minorticks_off()
         ax.set_xlabel("rank r")
-        ax.set_title(f"width {width}", fontsize="medium")
+        mode_title = "" if len(modes) == 1 else f"{mode.replace('_', '-')} prior, "
+        ax.set_title(f"{mode_title}width {width}", fontsize="medium")
         ax.grid(alpha=0.3)
-    for ax in axes:
+    for ax in panels.values():
         ax.set_ylim(0.0, top)
-    axes[0].set_ylabel("0-1 Gibbs risk: certificate or test error")
+    for mode in modes:
+        panels[mode, widths[0]].set_ylabel("0-1 Gibbs risk: certificate or test error")
     seen: dict[str, Any] = {}
-    for ax in axes:
+    for ax in panels.values():
         handles, labels = ax.get_legend_handles_labels()
         for handle, lab in zip(handles, labels, strict=True):
             seen.setdefault(lab, handle)
@@ -219,7 +242,8 @@ def plot_bound_vs_rank(rows: Sequence[dict[str, Any]], path: Path, *, delta: flo
     fig.suptitle(
         f"{first['arch'].upper()} on {first['dataset']}: certificates vs rank "
         f"(each holds w.p. >= {first['confidence']:.2f}, grid paid for)\n"
-        f"mean over {len(seeds)} seed(s), band from min to max; dotted: 1 (vacuous)",
+        f"mean over {len(seeds)} seed(s), band from min to max; dotted: 1 (vacuous)"
+        + ("" if len(modes) == 1 else "; one row per prior mode"),
         fontsize="medium",
     )
     return _save(fig, path)
@@ -306,7 +330,9 @@ def make_sweep_figures(
 ) -> list[Path]:
     """Draw every sweep figure of ``out/results.csv`` into ``into`` (default ``out/figures/``),
     file names starting with ``prefix``, each PNG with a JSON sidecar; returns the paths (PNG,
-    then sidecar, per figure)."""
+    then sidecar, per figure). Given an explicit ``into`` (``lrbnn figures --sweep DIR --out
+    X``), the table ``where_low_rank_wins.csv`` is written there too (prefixed, last in the
+    list): the sweep itself writes it to ``out``, which this function leaves untouched."""
     folder = Path(out)
     rows = read_results(folder / "results.csv")
     meta, delta = _read_meta(folder)
@@ -316,7 +342,22 @@ def make_sweep_figures(
     ratio = plot_complexity_ratio(rows, figures / f"{prefix}{COMPLEXITY_RATIO}")
     if ratio is not None:
         pngs.append(ratio)
+    table = where_low_rank_wins(rows)
+    first = rows[0]
+    seeds = sorted({int(r["seed"]) for r in rows})
+    title = (
+        f"{first['arch'].upper()} on {first['dataset']}: where low rank certifies tighter\n"
+        f"mean over {len(seeds)} seed(s); matched: only ranks whose test Gibbs error\n"
+        "is at most the mean field's (so that a worse model's certificate does not win)"
+    )
+    heat = plot_where_low_rank_wins(table, figures / f"{prefix}{WHERE_LOW_RANK_WINS}", title=title)
+    if heat is not None:
+        pngs.append(heat)
     made: list[Path] = []
     for png in pngs:
         made += [png, _sidecar(png, folder, meta)]
+    if into is not None and table:
+        csv_path = figures / f"{prefix}{WHERE_LOW_RANK_WINS_CSV}"
+        csv_path.write_bytes(answer_csv(table))
+        made.append(csv_path)
     return made
