@@ -227,6 +227,8 @@ def _sweep(args: argparse.Namespace) -> int:
         f"{report.reused} found in {report.out / 'points'}; {report.seconds:.1f} s"
     )
     print(f"wrote {report.results}")
+    if report.answer is not None:
+        print(f"wrote {report.answer}")
     print(f"wrote {report.timings}")
     for path in report.figures:
         print(f"wrote {path}")
