@@ -32,8 +32,6 @@ References: issue 17; claim T3.8 of ``CLAIMS.md`` (the union bound over the grid
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -226,12 +224,9 @@ def _cell(value: Any) -> str:
 def answer_csv(table: Sequence[dict[str, Any]]) -> bytes:
     """The bytes of ``where_low_rank_wins.csv``: header :data:`ANSWER_COLUMNS`, one line per
     row of :func:`where_low_rank_wins`, ``\\n`` endings."""
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(ANSWER_COLUMNS)
-    for row in table:
-        writer.writerow([_cell(row[c]) for c in ANSWER_COLUMNS])
-    return buf.getvalue().encode()
+    from verification.sweep.columns import table_csv
+
+    return table_csv(ANSWER_COLUMNS, table, _cell)
 
 
 def plot_where_low_rank_wins(

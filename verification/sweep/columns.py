@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -176,11 +176,19 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def results_csv(rows: Sequence[dict[str, Any]]) -> bytes:
-    """The bytes of ``results.csv``: header :data:`COLUMNS`, one line per row, ``\\n`` endings."""
+def table_csv(
+    columns: Sequence[str], rows: Sequence[dict[str, Any]], cell: Callable[[Any], str]
+) -> bytes:
+    """The bytes of a CSV table: header ``columns``, one line per row (each value written by
+    ``cell``), ``\\n`` endings (the sweep's tables: the same rows give the same bytes)."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(COLUMNS)
+    writer.writerow(columns)
     for row in rows:
-        writer.writerow([_cell(row[c]) for c in COLUMNS])
+        writer.writerow([cell(row[c]) for c in columns])
     return buf.getvalue().encode()
+
+
+def results_csv(rows: Sequence[dict[str, Any]]) -> bytes:
+    """The bytes of ``results.csv``: header :data:`COLUMNS`, one line per row, ``\\n`` endings."""
+    return table_csv(COLUMNS, rows, _cell)
