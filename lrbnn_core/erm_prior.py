@@ -28,7 +28,7 @@ import torch
 from torch import Tensor, nn
 from tqdm import tqdm
 
-from lrbnn_core._validation import check_int, check_real
+from lrbnn_core._validation import MAX_LEARNING_RATE, check_int, check_real
 from lrbnn_core.base import SamplingMode, bayesian_modules, set_sampling
 from lrbnn_core.training._checks import _preserved
 
@@ -47,13 +47,13 @@ class DropoutERM:
     batch_size: int = 64
 
     def __post_init__(self) -> None:
-        for name, low_open in (("dropout", False), ("momentum", False), ("lr", True)):
+        for name in ("dropout", "momentum"):
             v = check_real(getattr(self, name), name)
-            top = 10.0 if name == "lr" else 1.0
-            ok = (0.0 < v if low_open else 0.0 <= v) and (v <= top if name == "lr" else v < top)
-            if not ok:
-                domain = "(0, 10]" if name == "lr" else "[0, 1)"
-                raise ValueError(f"`{name}` must be a number in {domain}; got {v}")
+            if not 0.0 <= v < 1.0:  # NaN fails too
+                raise ValueError(f"`{name}` must be a number in [0, 1); got {v}")
+        lr = check_real(self.lr, "lr")
+        if not 0.0 < lr <= MAX_LEARNING_RATE:
+            raise ValueError(f"`lr` must be a number in (0, {MAX_LEARNING_RATE:g}]; got {lr}")
         check_int(self.epochs, "epochs", 1)
         check_int(self.batch_size, "batch_size", 1)
 

@@ -12,6 +12,7 @@ import torch
 from lrbnn_core.certificates import certify
 from lrbnn_core.certified_training import GridSettings, certify_grid
 from lrbnn_core.data import load_teacher_student
+from lrbnn_core.erm_prior import DropoutERM
 from lrbnn_core.models import MLP
 from lrbnn_core.pbb import PBBSettings, train_and_certify_pbb
 from theory.pac_bayes import empirical_bernstein_bound, sample_convergence_bound
@@ -53,10 +54,14 @@ def test_each_posterior_gets_its_share_of_the_monte_carlo_budget(mc_bound: str) 
 def test_a_rank_grid_pays_for_every_model_it_compares() -> None:
     data = load_teacher_student(seed=0, kind="classification", n_train=60, n_test=20, n_ood=10)
     tiny = GridSettings(
-        hidden=(8,), n_mc=10, n_test_mc=4, prior_epochs=1, posterior_epochs=1, batch_size=32
+        hidden=(8,),
+        n_mc=10,
+        n_test_mc=4,
+        prior_epochs=1,
+        posterior_epochs=1,
+        batch_size=32,
+        prior_erm=DropoutERM(epochs=1),
     )
-    erm = {"prior_erm": type(tiny.prior_erm)(epochs=1)}
-    tiny = GridSettings(**{**tiny.__dict__, **erm})
     runs = certify_grid(data, family="low_rank", ranks=(1, 2), settings=tiny, progress=False)
     for run in runs:  # two ranks and the mean-field baseline: K = 3
         assert run.certificate.penalty == pytest.approx(math.log(3))

@@ -115,6 +115,12 @@ def coverage_repetition(task: Any, settings: dict[str, Any], seed: int) -> dict[
         n_mc=s["n_mc"],
         generator=torch.Generator().manual_seed(seed + 1),
     )
+    return _measured(cert, model, task, s, seed)
+
+
+def _measured(cert: Any, model: Any, task: Any, s: dict[str, Any], seed: int) -> dict[str, float]:
+    """A repetition's record: the certified bounds, the naive Monte Carlo risk, the true risk
+    with its standard error, and the KL."""
     out = {name: float(getattr(cert, name)) for name in BOUNDS}
     out["naive"] = float(cert.mc_risk)
     out["true"], out["true_se"] = _true_risk(model, task, s, seed)
@@ -155,12 +161,7 @@ def data_free_repetition(
         settings=grid, seed=seed, progress=False,
         build=lambda gen: MLP(widths, "low_rank", rank=s["rank"], generator=gen),
     )  # fmt: skip
-    cert = run.certificate
-    out = {name: float(getattr(cert, name)) for name in BOUNDS}
-    out["naive"] = float(cert.mc_risk)
-    out["true"], out["true_se"] = _true_risk(model, task, s, seed)
-    out["kl"] = float(cert.kl)
-    return out
+    return _measured(run.certificate, model, task, s, seed)
 
 
 def _rows(reps: list[dict[str, float]], k: int) -> dict[str, dict[str, Any]]:
