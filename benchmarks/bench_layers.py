@@ -39,9 +39,11 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
-# the profiler's start/stop log lines would bury the tables
+# the profiler's start/stop log lines would bury the tables (some are written by the C++ side
+# straight to file descriptor 2 whatever this says: see _quiet_stderr)
 os.environ.setdefault("KINETO_LOG_LEVEL", "5")
 
 import torch
@@ -109,9 +111,27 @@ def layer_names(ranks: list[int], size: int, peer: bool) -> list[str]:
     return [*names, "mean-field shared", "mean-field local", "nn.Linear", *([PEER] if peer else [])]
 
 
+@contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """File descriptor 2 sent to /dev/null: the profiler's C++ side prints ``USDT: ...
+    profiler_start`` / ``profiler_stop`` there, which no environment variable silences."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def op_count(step: Callable[[], None]) -> int:
     """Innermost ``aten::`` operator calls of one step (calling no other ``aten::`` operator)."""
-    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+    with (
+        _quiet_stderr(),
+        torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof,
+    ):
         step()
     return sum(
         1
