@@ -19,6 +19,7 @@ neural networks", JMLR 22(227), 2021, section 5 (priors learnt by ERM with dropo
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -29,7 +30,7 @@ from torch import Tensor, nn
 from tqdm import tqdm
 
 from lrbnn_core._validation import MAX_LEARNING_RATE, check_int, check_real
-from lrbnn_core.base import SamplingMode, bayesian_modules, set_sampling
+from lrbnn_core.base import SamplingMode, bayesian_modules, deferred_finite_checks, set_sampling
 from lrbnn_core.training._checks import _preserved
 
 __all__ = ["DropoutERM", "sgd_epochs", "stage_generators", "train_dropout_erm"]
@@ -78,18 +79,34 @@ def sgd_epochs(
     shuffle: torch.Generator,
     desc: str,
     progress: bool,
+    noise: torch.Generator | None = None,
 ) -> None:
     """Minimise ``loss_fn(model(x_batch), y_batch)`` in ``params`` by SGD with momentum for
     ``epochs`` passes, minibatches shuffled without replacement per epoch; a non-finite loss
-    raises ``FloatingPointError`` naming ``desc`` and the epoch."""
+    or output raises ``FloatingPointError`` naming ``desc`` and the epoch, after the step's
+    forward pass is replayed with the layers' finiteness checks (``noise``, the generator of
+    the step's random draws if any, rewound first), which raise a ``ValueError`` naming a
+    non-finite input or parameter or an overflow where there is one."""
     x, y = data
-    optimizer = torch.optim.SGD(params, lr=lr, momentum=momentum)
+    # foreach: one kernel per update for all the parameters, bit for bit the default loop's
+    optimizer = torch.optim.SGD(params, lr=lr, momentum=momentum, foreach=True)
     for epoch in tqdm(range(epochs), desc=desc, unit="epoch", disable=not progress):
         for idx in torch.randperm(len(x), generator=shuffle).split(batch_size):
-            loss = loss_fn(model(x[idx]), y[idx])
-            if not bool(torch.isfinite(loss.detach())):
-                value = float(loss.detach())
-                raise FloatingPointError(f"{desc} loss {value} at epoch {epoch + 1}")
+            xb, state = x[idx], None if noise is None else noise.get_state()
+            # the layers' own checks wait for the device each; the one read below covers them
+            # (the outputs' sum is finite only if every output is) and replays the step with
+            # them where it fails, so that they name the cause
+            with deferred_finite_checks():
+                out = model(xb)
+            loss = loss_fn(out, y[idx])
+            value, total = torch.stack([loss.detach(), out.detach().sum()]).tolist()
+            if not (math.isfinite(value) and math.isfinite(total)):
+                if not math.isfinite(value) or not bool(torch.isfinite(out).all()):
+                    if state is not None and noise is not None:
+                        noise.set_state(state)
+                    with torch.no_grad():
+                        model(xb)
+                    raise FloatingPointError(f"{desc} loss {value} at epoch {epoch + 1}")
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -135,8 +152,10 @@ def train_dropout_erm(
     keep = 1.0 - cfg.dropout
 
     def drop(_: nn.Module, args: tuple[Any, ...]) -> tuple[Any, ...]:
-        mask = torch.rand(args[0].shape, generator=noise, dtype=args[0].dtype) < keep
-        return (args[0] * mask / keep, *args[1:])
+        # the mask 1{u < keep} as 0/1 in the input's dtype, compared in place (no bool tensor
+        # to promote), then x * mask / keep: the numbers of (x * (u < keep)) / keep bit for bit
+        mask = torch.rand(args[0].shape, generator=noise, dtype=args[0].dtype).lt_(keep)
+        return ((args[0] * mask).div_(keep), *args[1:])
 
     handles = [layer.register_forward_pre_hook(drop) for layer in bayesian_modules(model)[1:]]
     try:
@@ -146,7 +165,7 @@ def train_dropout_erm(
             params = [p for p in model.parameters() if p.requires_grad]
             sgd_epochs(model, params, (x, y), nn.functional.cross_entropy, epochs=cfg.epochs,
                        lr=cfg.lr, momentum=cfg.momentum, batch_size=cfg.batch_size,
-                       shuffle=shuffle, desc=desc, progress=progress)  # fmt: skip
+                       shuffle=shuffle, desc=desc, progress=progress, noise=noise)  # fmt: skip
     finally:
         for handle in handles:
             handle.remove()

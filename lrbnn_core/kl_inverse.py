@@ -1,6 +1,8 @@
 r"""The upper kl-inverse as a differentiable torch function (implicit-function gradient).
 
-The forward pass calls the conservative float64 solver :func:`theory.pac_bayes.kl_inv_upper`;
+The forward pass calls the conservative float64 solver :func:`theory.pac_bayes.kl_inv_upper`
+(for one point, 0-dim inputs, its plain-float twin
+:func:`theory.pac_bayes.kl_inverse_scalar.kl_inv_upper_scalar`, with the same guarantee);
 the backward pass differentiates the defining equation :math:`F(p, q, c) = \mathrm{kl}(q\|p) - c
 = 0` instead of the solver's iterations:
 
@@ -18,41 +20,78 @@ References: ``CLAIMS.md`` section 5 (the kl-inverse bound).
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 import torch
 
 from theory.pac_bayes import kl_inv_upper
+from theory.pac_bayes.kl_inverse_scalar import kl_inv_upper_scalar
 
 __all__ = ["kl_inv_upper_torch"]
+
+
+def _scalar_derivatives(q: float, p: float) -> tuple[float, float] | None:
+    """``(dp/dq, dp/dc)`` in Python floats where every term is finite (``0 < q``, ``q < p <
+    1``), else ``None`` (the tensor formulas of :meth:`_KLInvUpper.backward` handle the edges)."""
+    if not (0.0 < q < p < 1.0):
+        return None
+    dp_dc = p * (1.0 - p) / (p - q)
+    log_odds = math.log(p) - math.log1p(-p) - math.log(q) + math.log1p(-q)
+    return dp_dc * log_odds, dp_dc
 
 
 class _KLInvUpper(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, q: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        out_dtype = torch.promote_types(q.dtype, c.dtype)
+        ctx.scalar = None
+        if q.dim() == 0:
+            # one point (a training step's objective): the plain-float solver, a hundred times
+            # cheaper than numpy arrays of one element; invalid values take the checked path
+            q_f, c_f = float(q), float(c)
+            if 0.0 <= q_f <= 1.0 and c_f >= 0.0:
+                p_f = kl_inv_upper_scalar(q_f, c_f)
+                ctx.scalar = (q_f, c_f, p_f)
+                return torch.tensor(p_f, dtype=torch.float64, device=q.device).to(out_dtype)
         q_np = q.detach().to(torch.float64).cpu().numpy()
         c_np = c.detach().to(torch.float64).cpu().numpy()
         p_np = np.asarray(kl_inv_upper(q_np, c_np), dtype=np.float64)
         p = torch.as_tensor(p_np, dtype=torch.float64, device=q.device)
         ctx.save_for_backward(q.detach().to(torch.float64), c.detach().to(torch.float64), p)
-        return p.to(torch.promote_types(q.dtype, c.dtype))
+        return p.to(out_dtype)
 
     @staticmethod
     def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        q, c, p = ctx.saved_tensors
-        q, c = torch.broadcast_tensors(q, c)
         g = grad.to(torch.float64)
-        # dp/dc = p (1 - p) / (p - q): +inf at c = 0 (p = q), where the inverse has a square-root
-        # branch; 0 where p has saturated at 1 (q = 1 or c = inf).
-        num = p * (1.0 - p)
-        den = p - q
-        dp_dc = torch.where(den > 0, num / den, torch.where(num > 0, torch.inf, 0.0))
-        # dp/dq = dp/dc * ln(p (1 - q) / (q (1 - p))), which tends to 1 as c -> 0.
-        log_odds = torch.log(p) - torch.log1p(-p) - torch.log(q) + torch.log1p(-q)
-        dp_dq = torch.where(den > 0, dp_dc * log_odds, torch.ones_like(p))
-        dp_dq = torch.where(num > 0, dp_dq, torch.zeros_like(p))
-        return (g * dp_dq).to(grad.dtype), (g * dp_dc).to(grad.dtype)
+        if ctx.scalar is not None:
+            q_f, _, p_f = ctx.scalar
+            derivatives = _scalar_derivatives(q_f, p_f)
+            if derivatives is not None:
+                dq, dc = derivatives
+                return (g * dq).to(grad.dtype), (g * dc).to(grad.dtype)
+            q, c, p = (torch.tensor(v, dtype=torch.float64, device=g.device) for v in ctx.scalar)
+        else:
+            q, c, p = ctx.saved_tensors
+        return _tensor_derivatives(q, c, p, g, grad.dtype)
+
+
+def _tensor_derivatives(
+    q: torch.Tensor, c: torch.Tensor, p: torch.Tensor, g: torch.Tensor, dtype: torch.dtype
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The gradients ``g dp/dq`` and ``g dp/dc`` (module docstring) for tensors of points."""
+    q, c = torch.broadcast_tensors(q, c)
+    # dp/dc = p (1 - p) / (p - q): +inf at c = 0 (p = q), where the inverse has a square-root
+    # branch; 0 where p has saturated at 1 (q = 1 or c = inf).
+    num = p * (1.0 - p)
+    den = p - q
+    dp_dc = torch.where(den > 0, num / den, torch.where(num > 0, torch.inf, 0.0))
+    # dp/dq = dp/dc * ln(p (1 - q) / (q (1 - p))), which tends to 1 as c -> 0.
+    log_odds = torch.log(p) - torch.log1p(-p) - torch.log(q) + torch.log1p(-q)
+    dp_dq = torch.where(den > 0, dp_dc * log_odds, torch.ones_like(p))
+    dp_dq = torch.where(num > 0, dp_dq, torch.zeros_like(p))
+    return (g * dp_dq).to(dtype), (g * dp_dc).to(dtype)
 
 
 def kl_inv_upper_torch(q: torch.Tensor, c: torch.Tensor) -> torch.Tensor:

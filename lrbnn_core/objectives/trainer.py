@@ -11,7 +11,14 @@ from torch import Tensor, nn
 from tqdm import tqdm
 
 from lrbnn_core._validation import check_learning_rate
-from lrbnn_core.base import KLMethod, bayesian_modules, model_kl, set_generator
+from lrbnn_core.base import (
+    KLMethod,
+    _all_finite,
+    bayesian_modules,
+    deferred_finite_checks,
+    model_kl,
+    set_generator,
+)
 from lrbnn_core.objectives.bounds import (
     Objective,
     _check_unit_open,
@@ -30,9 +37,32 @@ from lrbnn_core.training._checks import (
     _preserved,
 )
 from lrbnn_core.training.config import Task, _check_int, _check_real
-from lrbnn_core.training.loop import _seeded_generators
+from lrbnn_core.training.loop import _name_the_cause, _seeded_generators
 
 __all__ = ["BoundEpochStats", "BoundStepStats", "BoundTrainResult", "train_bound"]
+
+
+def _gradients_finite(params: list[nn.Parameter], found_inf: Tensor) -> bool:
+    """Whether every entry of every gradient of ``params`` is finite: one kernel over all of
+    them (torch's mixed-precision check, which looks at every entry and multiplies by 1, which
+    changes no finite number), one wait for the device. ``found_inf`` is its 0-dim flag."""
+    grads = [q.grad for q in params if q.grad is not None]
+    if not grads:
+        return True
+    if any(g.device != found_inf.device for g in grads):  # a model split over devices
+        return bool(
+            torch.stack([torch.isfinite(g).all().to(found_inf.device) for g in grads]).all()
+        )
+    found_inf.zero_()
+    one = _ONE.get(found_inf.device)
+    if one is None:
+        one = _ONE[found_inf.device] = torch.ones((), dtype=torch.float32, device=found_inf.device)
+    torch._amp_foreach_non_finite_check_and_unscale_(grads, found_inf, one)
+    return not bool(found_inf)
+
+
+#: the unscale factor 1 of :func:`_gradients_finite`, by device
+_ONE: dict[torch.device, Tensor] = {}
 
 
 @dataclass(frozen=True)
@@ -176,7 +206,10 @@ def train_bound(
 
     steps_per_epoch = math.ceil(n / bs)
     shuffle_gen, weight_gen = _seeded_generators(seed_, _model_device(model))
-    optimizer = torch.optim.Adam(params, lr=rate)
+    # foreach: one kernel per update for all the parameters, the same numbers bit for bit as
+    # the default single-tensor loop on CPU (a test compares them)
+    optimizer = torch.optim.Adam(params, lr=rate, foreach=True)
+    found_inf = torch.zeros((), dtype=torch.float32, device=params[0].device)
     history: list[BoundEpochStats] = []
     steps: list[BoundStepStats] = []
 
@@ -191,8 +224,13 @@ def train_bound(
             for k in range(steps_per_epoch):
                 idx = perm[k * bs : (k + 1) * bs]
                 where = f"epoch {epoch + 1}/{n_epochs}, step {k + 1}/{steps_per_epoch}"
-                out = model(x[idx])
-                if not bool(torch.isfinite(out).all()):
+                xb, draws = x[idx], weight_gen.get_state()
+                # the layers' own checks wait for the device each: the one check of the outputs
+                # below covers them, and replays the step with them where it fails
+                with deferred_finite_checks():
+                    out = model(xb)
+                if not _all_finite(out.detach()):
+                    _name_the_cause(model, xb, weight_gen, draws)
                     raise FloatingPointError(
                         f"the model's outputs became non-finite at {where}; lower `lr` or check "
                         "the model"
@@ -200,7 +238,7 @@ def train_bound(
                 risk = bounded_cross_entropy(out, y[idx], p_min=p)
                 # checked below with the risk, in the one wait for the device of this step
                 kl = model_kl(model, KLMethod.CLOSED_FORM, check_finite=False) + pen
-                r_val, kl_val = float(risk.detach()), float(kl.detach())
+                r_val, kl_val = torch.stack([risk.detach(), kl.detach()]).tolist()
                 if not (math.isfinite(r_val) and math.isfinite(kl_val)):
                     raise FloatingPointError(
                         f"the risk or the KL became non-finite at {where} (risk={r_val}, "
@@ -215,8 +253,7 @@ def train_bound(
                     )
                 optimizer.zero_grad(set_to_none=True)
                 value.backward()
-                grads = [q.grad for q in params if q.grad is not None]
-                if grads and not bool(torch.stack([torch.isfinite(g).all() for g in grads]).all()):
+                if not _gradients_finite(params, found_inf):
                     raise FloatingPointError(
                         f"a gradient of the {obj.value!r} objective became non-finite at {where} "
                         f"(risk={r_val}, kl={kl_val}); with objective 'kl' a minibatch risk of "

@@ -303,9 +303,9 @@ def train(
     bayesian = bool(bayesian_modules(model))
     shuffle_gen, weight_gen = _seeded_generators(config.seed, _model_device(model))
     optimizer = (
-        torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+        torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay, foreach=True)
         if config.weight_decay > 0.0
-        else torch.optim.Adam(params, lr=config.lr)
+        else torch.optim.Adam(params, lr=config.lr, foreach=True)
     )
     total_steps = config.epochs * steps_per_epoch
     history: list[EpochStats] = []

@@ -51,3 +51,37 @@ def test_kl_inv_upper_torch_rejects_bad_input() -> None:
         kl_inv_upper_torch(0.1, torch.tensor(0.1))  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=r"`q` must be a float in \[0, 1\]; got 1.5"):
         kl_inv_upper_torch(torch.tensor(1.5), torch.tensor(0.1))
+
+
+_EDGE_POINTS = [(0.3, 0.0), (1.0, 0.5), (0.0, 0.2), (0.3, float("inf")), (0.05, 1e-300),
+                (0.1, 0.2), (0.7, 3.0), (1e-9, 1e-4), (0.999, 1e-6)]  # fmt: skip
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize(("q0", "c0"), _EDGE_POINTS)
+def test_kl_inv_upper_torch_one_point_path_equals_the_tensor_path(
+    q0: float, c0: float, dtype: torch.dtype
+) -> None:
+    """0-dim inputs take the plain-float solver and derivatives; one-element 1-dim inputs the
+    numpy solver and the tensor formulas (the reference): values and gradients agree."""
+    outs = []
+    for shape in ((), (1,)):
+        q = torch.full(shape, q0, dtype=dtype, requires_grad=True)
+        c = torch.full(shape, c0, dtype=dtype, requires_grad=True)
+        p = kl_inv_upper_torch(q, c)
+        p.sum().backward()
+        assert q.grad is not None and c.grad is not None
+        outs.append((p.detach().reshape(()), q.grad.reshape(()), c.grad.reshape(())))
+    (p0, gq0, gc0), (p1, gq1, gc1) = outs
+    assert p0.dtype == p1.dtype == dtype
+    tol = 4 * float(torch.finfo(dtype).eps)
+    torch.testing.assert_close(p0, p1, rtol=tol, atol=1e-15)
+    torch.testing.assert_close(gq0, gq1, rtol=1e-12, atol=0.0, equal_nan=True)
+    torch.testing.assert_close(gc0, gc1, rtol=1e-12, atol=0.0, equal_nan=True)
+
+
+def test_kl_inv_upper_torch_one_point_path_refuses_bad_values() -> None:
+    with pytest.raises(ValueError, match=r"`c` must"):
+        kl_inv_upper_torch(torch.tensor(0.1), torch.tensor(-1.0))
+    with pytest.raises(ValueError, match=r"`q` must"):
+        kl_inv_upper_torch(torch.tensor(float("nan")), torch.tensor(0.1))

@@ -1,0 +1,179 @@
+"""One default sweep point's stages, and the lean training steps against the old ones.
+
+Runs ``verification.sweep.point.run_point`` on one point of the default grid (MNIST-1D MLP,
+one thread) and prints the seconds of each stage; then, on the same model and data, times the
+posterior's bound training (:func:`lrbnn_core.objectives.train_bound`) and the dropout ERM
+(:func:`lrbnn_core.erm_prior.train_dropout_erm`) against twins of the steps they replaced
+(kept here only: Adam / SGD's single-tensor loops, the kl-inverse through numpy arrays, a
+finiteness check per parameter and per layer), interleaved, min of repeats, and prints the
+ratios and whether the trained parameters are bit-identical.
+
+Usage: ``OPENBLAS_NUM_THREADS=1 python benchmarks/bench_sweep_point.py [POINT_ID] [REPEATS]``
+"""
+
+from __future__ import annotations
+
+import collections
+import copy
+import functools
+import math
+import sys
+import time
+from typing import Any
+
+import torch
+from torch import nn
+
+import lrbnn_core.certified_training as ct
+import verification.sweep.point as vp
+from lrbnn_core.base import KLMethod, bayesian_modules, model_kl, set_generator, set_sampling
+from lrbnn_core.erm_prior import DropoutERM, stage_generators, train_dropout_erm
+from lrbnn_core.kl_inverse import kl_inv_upper_torch
+from lrbnn_core.objectives import train_bound
+from lrbnn_core.objectives.bounds import bounded_cross_entropy
+from lrbnn_core.training._checks import _preserved
+from lrbnn_core.training.loop import _seeded_generators
+from theory.pac_bayes import log_term
+from verification.sweep.spec import grid, make_spec
+
+
+def _old_train_bound(model: nn.Module, x: Any, y: Any, **k: Any) -> None:
+    """The step of train_bound before the lean one (objective 'kl' only): layer checks on, the
+    kl-inverse through numpy arrays, a check per gradient, Adam's single-tensor loop."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    n, bs = len(x), k["batch_size"]
+    shuffle_gen, weight_gen = _seeded_generators(k["seed"], torch.device("cpu"))
+    optimizer = torch.optim.Adam(params, lr=k["lr"])
+    eps_add = float(log_term(k["n_bound"], k["delta"]))
+    with _preserved(model):
+        set_generator(model, weight_gen)
+        for _ in range(k["epochs"]):
+            model.train()
+            perm = torch.randperm(n, generator=shuffle_gen)
+            for j in range(math.ceil(n / bs)):
+                idx = perm[j * bs : (j + 1) * bs]
+                out = model(x[idx])
+                assert bool(torch.isfinite(out).all())
+                risk = bounded_cross_entropy(out, y[idx], p_min=1e-4)
+                kl = model_kl(model, KLMethod.CLOSED_FORM, check_finite=False) + k["penalty"]
+                assert math.isfinite(float(risk.detach())) and math.isfinite(float(kl.detach()))
+                # 1-dim: the numpy solver and the tensor derivatives
+                value = kl_inv_upper_torch(
+                    risk.reshape(1), ((kl + eps_add) / k["n_bound"]).reshape(1)
+                ).reshape(())
+                assert math.isfinite(float(value.detach()))
+                optimizer.zero_grad(set_to_none=True)
+                value.backward()
+                grads = [q.grad for q in params if q.grad is not None]
+                assert bool(torch.stack([torch.isfinite(g).all() for g in grads]).all())
+                optimizer.step()
+
+
+def _old_erm(model: nn.Module, x: Any, y: Any, *, settings: DropoutERM, seed: int) -> None:
+    """The dropout ERM before: bool masks promoted, a check per layer and of the loss, SGD's
+    single-tensor loop."""
+    shuffle, noise = stage_generators(seed, 0)
+    keep = 1.0 - settings.dropout
+
+    def drop(_: nn.Module, args: tuple[Any, ...]) -> tuple[Any, ...]:
+        mask = torch.rand(args[0].shape, generator=noise, dtype=args[0].dtype) < keep
+        return (args[0] * mask / keep, *args[1:])
+
+    handles = [layer.register_forward_pre_hook(drop) for layer in bayesian_modules(model)[1:]]
+    with _preserved(model):
+        model.train()
+        set_sampling(model, "mean")
+        params = [p for p in model.parameters() if p.requires_grad]
+        opt = torch.optim.SGD(params, lr=settings.lr, momentum=settings.momentum)
+        for _ in range(settings.epochs):
+            for idx in torch.randperm(len(x), generator=shuffle).split(settings.batch_size):
+                loss = nn.functional.cross_entropy(model(x[idx]), y[idx])
+                assert bool(torch.isfinite(loss.detach()))
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+    for h in handles:
+        h.remove()
+
+
+def _stages(point: Any) -> tuple[float, dict[str, float], dict[str, Any]]:
+    times: dict[str, float] = collections.defaultdict(float)
+    captured: dict[str, Any] = {}
+    saved = {}
+
+    def wrap(name: str, label: str) -> None:
+        f = saved[name] = getattr(ct, name)
+
+        @functools.wraps(f)
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            if label in ("erm", "train_bound") and label not in captured:
+                captured[label] = (copy.deepcopy(args[0]), *args[1:3], kwargs)
+            start = time.perf_counter()
+            out = f(*args, **kwargs)
+            times[label] += time.perf_counter() - start
+            return out
+
+        setattr(ct, name, timed)
+
+    for name, label in [("train_dropout_erm", "erm"), ("train", "prior_elbo"),
+                        ("train_bound", "train_bound"), ("certify_priors", "certify"),
+                        ("_test_errors", "test_errors")]:  # fmt: skip
+        wrap(name, label)
+    try:
+        start = time.perf_counter()
+        vp.run_point(point)
+        total = time.perf_counter() - start
+    finally:
+        for name, f in saved.items():
+            setattr(ct, name, f)
+    times["rest (predictions, complexities)"] = total - sum(times.values())
+    return total, dict(times), captured
+
+
+def main() -> None:
+    pid = sys.argv[1] if len(sys.argv) > 1 else "w128-s0-r16"
+    repeats = int(sys.argv[2]) if len(sys.argv) > 2 else 3
+    point = {p.point_id: p for p in grid(make_spec())}[pid]
+    torch.set_num_threads(1)
+    vp.run_point(point)  # the dataset cache, as every point after a worker's first
+    total, times, cap = _stages(point)
+    print(f"point {pid}: {total:.2f} s")
+    for label, sec in times.items():
+        print(f"  {label:34s} {sec:6.2f} s")
+
+    model, x, y, kw = cap["train_bound"]
+    kw = {**kw, "epochs": 2, "progress": False}
+    erm_model, ex, ey, ekw = cap["erm"]
+    erm_settings = DropoutERM(epochs=5)
+    runs: dict[str, list[float]] = collections.defaultdict(list)
+    results: dict[str, nn.Module] = {}
+
+    def timed(label: str, fn: Any, m: nn.Module) -> None:
+        net = copy.deepcopy(m)
+        start = time.perf_counter()
+        fn(net)
+        runs[label].append(time.perf_counter() - start)
+        results[label] = net
+
+    for _ in range(repeats):  # interleaved: old, new, old, new ...
+        timed("train_bound old", lambda m: _old_train_bound(m, x, y, **kw), model)
+        timed("train_bound new", lambda m: train_bound(m, x, y, **kw), model)
+        timed("erm old", lambda m: _old_erm(m, ex, ey, settings=erm_settings, seed=ekw["seed"]),
+              erm_model)  # fmt: skip
+        timed("erm new", lambda m: train_dropout_erm(m, ex, ey, settings=erm_settings,
+                                                     seed=ekw["seed"], progress=False),
+              erm_model)  # fmt: skip
+    for stage, steps in (("train_bound", 2 * math.ceil(len(x) / kw["batch_size"])),
+                         ("erm", 5 * math.ceil(len(ex) / erm_settings.batch_size))):  # fmt: skip
+        old, new = min(runs[f"{stage} old"]), min(runs[f"{stage} new"])
+        same = all(
+            torch.equal(a, b)
+            for a, b in zip(results[f"{stage} old"].state_dict().values(),
+                            results[f"{stage} new"].state_dict().values(), strict=True)
+        )  # fmt: skip
+        print(f"{stage}: old {1e3 * old / steps:.3f} ms/step, new {1e3 * new / steps:.3f} "
+              f"ms/step, ratio {old / new:.2f}x, parameters bit-identical: {same}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
