@@ -1,5 +1,6 @@
 """One weight draw of a linear layer built by :func:`~lrbnn_core.models.make_linear`, as a map
-to apply at every step of a sequence (notes: :mod:`lrbnn_core.recurrent`)."""
+to apply at every step of a sequence (:func:`one_draw`) or as a dense ``(W, b)`` pair
+(:func:`dense_draw`, what the fused LSTM kernel reads); notes: :mod:`lrbnn_core.recurrent`."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from torch import Tensor, nn
 from lrbnn_core.base import SamplingMode
 from lrbnn_core.layers import LowRankBayesLinear, MeanFieldBayesLinear
 
-__all__ = ["one_draw"]
+__all__ = ["dense_draw", "one_draw"]
 
 
 def _bias_mean(layer: nn.Module) -> Tensor | None:
@@ -24,40 +25,59 @@ def _bias_mean(layer: nn.Module) -> Tensor | None:
     return bias
 
 
-def one_draw(layer: nn.Module) -> Callable[[Tensor], Tensor]:
-    """The map ``x -> W x + b`` for ONE draw of ``layer``'s weights (its ``sampling`` mode and
-    ``generator``), to be applied any number of times (every step of a sequence)."""
+def _draw(layer: nn.Module) -> tuple[Tensor, Tensor | None, Tensor | None]:
+    """One draw of ``layer`` as ``(A, B, bias)`` (low rank: ``W = A B^T``) or ``(W, None,
+    bias)`` (mean-field, deterministic); the generator is read in the documented order."""
     if isinstance(layer, LowRankBayesLinear):
         if layer.sampling is SamplingMode.MEAN:
             post = layer.factor_posteriors()
-            a, b, bias = post["A"][0], post["B"][0], _bias_mean(layer)
-        else:
-            a, b, bias = layer.sample_factors()
-
-        def low_rank(x: Tensor) -> Tensor:
-            y = (x @ b) @ a.T
-            return y if bias is None else y + bias
-
-        return low_rank
+            return post["A"][0], post["B"][0], _bias_mean(layer)
+        return layer.sample_factors()
     if isinstance(layer, MeanFieldBayesLinear):
         if layer.sampling is SamplingMode.MEAN:
-            w, bias = layer.mean_weight(), _bias_mean(layer)
-        else:
-            w = layer.sample_weight()
-            posteriors = layer.factor_posteriors()
-            bias = _bias_mean(layer)
-            if "bias" in posteriors:
-                mean, std = posteriors["bias"]
-                eps = torch.randn(
-                    mean.shape, generator=layer.generator, dtype=mean.dtype, device=mean.device
-                )
-                bias = mean + std * eps
+            return layer.mean_weight(), None, _bias_mean(layer)
+        w = layer.sample_weight()
+        posteriors = layer.factor_posteriors()
+        bias = _bias_mean(layer)
+        if "bias" in posteriors:
+            mean, std = posteriors["bias"]
+            eps = torch.randn(
+                mean.shape, generator=layer.generator, dtype=mean.dtype, device=mean.device
+            )
+            bias = mean + std * eps
+        return w, None, bias
+    if isinstance(layer, nn.Linear):
+        return layer.weight, None, layer.bias
+    raise TypeError(f"`layer` must be a layer built by make_linear; got {type(layer).__name__}")
 
-        def mean_field(x: Tensor) -> Tensor:
-            y = x @ w.T
-            return y if bias is None else y + bias
 
-        return mean_field
+def one_draw(layer: nn.Module) -> Callable[[Tensor], Tensor]:
+    """The map ``x -> W x + b`` for ONE draw of ``layer``'s weights (its ``sampling`` mode and
+    ``generator``), to be applied any number of times (every step of a sequence); a low-rank
+    draw is applied through its factors, :math:`(x B) A^\\top`, never forming :math:`W`."""
     if isinstance(layer, nn.Linear):
         return layer
-    raise TypeError(f"`layer` must be a layer built by make_linear; got {type(layer).__name__}")
+    first, second, bias = _draw(layer)
+
+    def apply(x: Tensor) -> Tensor:
+        y = x @ first.T if second is None else (x @ second) @ first.T
+        return y if bias is None else y + bias
+
+    return apply
+
+
+def dense_draw(layer: nn.Module) -> tuple[Tensor, Tensor | None]:
+    """ONE draw of ``layer``'s ``(W, b)`` (the same draw, from the same generator state, as
+    :func:`one_draw`), with a low-rank :math:`W = A B^\\top` formed (differentiable in the
+    factors); ``b`` is None where the layer has no bias.
+
+    Examples
+    --------
+    >>> from lrbnn_core.models import make_linear
+    >>> layer = make_linear("low_rank", 3, 8, 2, generator=torch.Generator().manual_seed(0))
+    >>> w, b = dense_draw(layer)
+    >>> tuple(w.shape), tuple(b.shape), int(torch.linalg.matrix_rank(w.detach()))
+    ((8, 3), (8,), 2)
+    """
+    first, second, bias = _draw(layer)
+    return (first if second is None else first @ second.T), bias

@@ -3,6 +3,8 @@ and :func:`make_lstm` (notes: :mod:`lrbnn_core.recurrent`)."""
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -11,7 +13,7 @@ from torch import Tensor, nn
 from lrbnn_core.base import SamplingMode, check_input, check_size, sampling_mode
 from lrbnn_core.models import LayerKind, layer_kind, make_linear
 from lrbnn_core.priors import Prior
-from lrbnn_core.recurrent.draws import _bias_mean, one_draw
+from lrbnn_core.recurrent.draws import _bias_mean, dense_draw, one_draw
 from lrbnn_core.recurrent.sequence import Pool, check_sequence, reject_local
 from theory.initialisation import InitTarget
 
@@ -23,6 +25,9 @@ class _LSTM(nn.Module):
 
     #: what :class:`SequenceClassifier` pools by default
     default_pool = Pool.LAST
+    #: run the steps in torch's LSTM kernel on the drawn dense matrices (else the reference
+    #: Python loop through the draws' factors, :func:`_loop_lstm`; for tests and benchmarks)
+    _fused = True
 
     def __init__(
         self,
@@ -108,7 +113,7 @@ class _LSTM(nn.Module):
             x = x.transpose(0, 1)
         x = check_sequence(x, self.input_size, self.dtype)
         reject_local(self)
-        batch, steps, h = x.shape[0], x.shape[1], self.hidden_size
+        batch, h = x.shape[0], self.hidden_size
         if state is None:
             hx = x.new_zeros(batch, h)
             cx = x.new_zeros(batch, h)
@@ -123,17 +128,15 @@ class _LSTM(nn.Module):
                         f"`{name}` must have shape (batch, hidden_size) = ({batch}, {h}) and "
                         f"dtype {x.dtype}; got {tuple(s.shape)}, {s.dtype}"
                     )
-        input_map = one_draw(self.input_linear)
-        hidden_map = one_draw(self.hidden_linear)
-        gates_x = input_map(x)
-        outputs = []
-        for t in range(steps):
-            i, f, g, o = (gates_x[:, t] + hidden_map(hx)).chunk(4, dim=-1)
-            cx = torch.sigmoid(f) * cx + torch.sigmoid(i) * torch.tanh(g)
-            hx = torch.sigmoid(o) * torch.tanh(cx)
-            outputs.append(hx)
-        out = torch.stack(outputs, dim=1 if self.batch_first else 0)
-        return out, (hx, cx)
+        if self._fused:
+            w_ih, bias = dense_draw(self.input_linear)
+            w_hh, _ = dense_draw(self.hidden_linear)
+            out, hx, cx = _fused_lstm(x, hx, cx, w_ih, w_hh, bias)
+        else:
+            out, hx, cx = _loop_lstm(
+                x, hx, cx, one_draw(self.input_linear), one_draw(self.hidden_linear)
+            )
+        return (out if self.batch_first else out.transpose(0, 1)), (hx, cx)
 
     def extra_repr(self) -> str:
         return (
@@ -141,6 +144,46 @@ class _LSTM(nn.Module):
             f"hidden_size={self.hidden_size}, rank={self.rank}, input_rank={self.input_rank}, "
             f"batch_first={self.batch_first}"
         )
+
+
+def _loop_lstm(
+    x: Tensor,
+    hx: Tensor,
+    cx: Tensor,
+    input_map: Callable[[Tensor], Tensor],
+    hidden_map: Callable[[Tensor], Tensor],
+) -> tuple[Tensor, Tensor, Tensor]:
+    """The reference pass: the input map on every step at once, then one Python iteration per
+    step through ``hidden_map`` (a low-rank draw through its factors). ``x`` is batch-first;
+    returns the outputs ``(batch, time, hidden)``, :math:`h_T` and :math:`c_T`."""
+    gates_x = input_map(x)
+    outputs = []
+    for t in range(x.shape[1]):
+        i, f, g, o = (gates_x[:, t] + hidden_map(hx)).chunk(4, dim=-1)
+        cx = torch.sigmoid(f) * cx + torch.sigmoid(i) * torch.tanh(g)
+        hx = torch.sigmoid(o) * torch.tanh(cx)
+        outputs.append(hx)
+    return torch.stack(outputs, dim=1), hx, cx
+
+
+def _fused_lstm(
+    x: Tensor, hx: Tensor, cx: Tensor, w_ih: Tensor, w_hh: Tensor, bias: Tensor | None
+) -> tuple[Tensor, Tensor, Tensor]:
+    """The same pass as :func:`_loop_lstm` on dense gate matrices, in torch's LSTM kernel (the
+    op ``torch.nn.LSTM`` runs: the steps loop in C++, differentiable in the weights; gate order
+    i, f, g, o; hidden bias 0). ``x`` is batch-first; returns as :func:`_loop_lstm`."""
+    b_ih = w_ih.new_zeros(w_ih.shape[0]) if bias is None else bias
+    params = [w_ih, w_hh, b_ih, torch.zeros_like(b_ih)]
+    state = (hx[None], cx[None])
+    train = torch.is_grad_enabled()
+    if x.device.type != "cuda":
+        out, h_n, c_n = torch._VF.lstm(x, state, params, True, 1, 0.0, train, False, True)
+    else:
+        with warnings.catch_warnings():
+            # cuDNN copies weights that are not one flat buffer (ours are drawn anew each pass)
+            warnings.filterwarnings("ignore", message="RNN module weights are not part")
+            out, h_n, c_n = torch._VF.lstm(x, state, params, True, 1, 0.0, train, False, True)
+    return out, h_n[0], c_n[0]
 
 
 class LowRankBayesLSTM(_LSTM):
