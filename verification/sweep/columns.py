@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from verification.sweep.point import tail_from_singular_values
+from verification.sweep.premise import layer_ratios
 from verification.sweep.spec import SweepSpec, grid
 
 __all__ = ["COLUMNS", "assemble_rows", "results_csv"]
@@ -126,13 +127,36 @@ COLUMNS: tuple[str, ...] = (
     "gc_first_layer_se",
     # the restated bound for that same one-layer class and sample (depth 1), for comparison
     "gc_first_layer_restated",
+    # --- claim T3.8p per layer (verification.sweep.premise), layers as layer_shapes ---
+    # stochastic scalars D_l of each layer (weight or factor entries, Bayesian biases); their
+    # sum is `stochastic`
+    "layer_stochastic",
+    # KL_l in nats of each layer to the chosen prior (the certificate's: closed form, or the
+    # scale mixture's declared bound), low-rank factors gauge-balanced; their sum is `kl`
+    "layer_kl",
+    # layer_kl / layer_stochastic: the per-coordinate KL C_mean of each layer
+    "layer_kl_per_coord",
+    # largest per-coordinate KL of each layer (C_max; the largest of them is kl_per_coord_max)
+    "layer_kl_per_coord_max",
+    # sqrt(D_l^LR / D_l^MF) per layer (same width, seed and prior mode): the ratio T3.8 predicts
+    # for layer l, sqrt(r(m + n) / (mn)) but for the biases; blank for MF rows or without the
+    # mean-field baseline
+    "layer_predicted_ratio",
+    # sqrt(KL_l^LR / KL_l^MF) per layer: the ratio paid; = layer_predicted_ratio x
+    # sqrt(layer_kl_per_coord_ratio); blank as layer_predicted_ratio, or if a MF layer's KL is 0
+    "layer_measured_ratio",
+    # C_mean^LR / C_mean^MF per layer (T3.8p's rho_mean: the premise wants it near 1); blank as
+    # layer_measured_ratio
+    "layer_kl_per_coord_ratio",
+    # C_max^LR / C_max^MF per layer (T3.8p's rho_max); blank as layer_measured_ratio
+    "layer_kl_per_coord_max_ratio",
 )
 
 
 def assemble_rows(spec: SweepSpec, records: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     """One row per grid point, in grid order, with the columns that join a low-rank point to
     the mean-field point of the same width, seed and prior mode (tail energies, complexity
-    ratios)."""
+    ratios, per layer: :func:`verification.sweep.premise.layer_ratios`)."""
     rows = []
     for point in grid(spec):
         record = records[point.point_id]
@@ -155,6 +179,7 @@ def assemble_rows(spec: SweepSpec, records: dict[str, dict[str, Any]]) -> list[d
             kl_mf = mf["row"]["kl"]
             # a zero mean-field KL leaves the ratio undefined: the cell stays blank
             row["measured_ratio"] = math.sqrt(row["kl"] / kl_mf) if kl_mf > 0 else None
+            row.update(layer_ratios(row, mf["row"]))
         rows.append(row)
     return rows
 

@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 
 from verification.sweep.budgets import PINTO_C0, _budget, _settings
+from verification.sweep.premise import coordinate_kls, layer_kls
 from verification.sweep.spec import Arch, PointSpec, SweepDataset, SweepPrior
 
 __all__ = ["compute_point", "run_point", "tail_from_singular_values"]
@@ -145,32 +146,6 @@ def tail_from_singular_values(s: Any, r: int) -> float:
     return top * float(np.sqrt(np.sum(np.sort((tail / top) ** 2))))
 
 
-def _per_coordinate_kls(model: Any) -> np.ndarray:
-    r"""The certified KL of every stochastic scalar of ``model``, in float64: the exact one for
-    Gaussian priors (:func:`lrbnn_core.priors.per_coordinate_kls`), the declared closed-form
-    bound :math:`\min_k [\mathrm{KL}(q_i \| N(0, s_k^2)) + \ln(1/\pi_k)]` for the scale
-    mixture (:class:`lrbnn_core.priors.ScaleMixturePrior`); their sum is the certificate's KL."""
-    import math
-
-    from lrbnn_core.base import bayesian_modules
-    from lrbnn_core.priors import ScaleMixturePrior, gaussian_kl_elementwise, per_coordinate_kls
-
-    layers = bayesian_modules(model)
-    if not any(isinstance(layer.prior, ScaleMixturePrior) for layer in layers):
-        return per_coordinate_kls(model)
-    parts = []
-    for layer in layers:
-        mix = layer.prior
-        if not isinstance(mix, ScaleMixturePrior):
-            raise ValueError(f"a model mixes a scale-mixture prior with {mix!r}")
-        for mean, std in layer.factor_posteriors().values():
-            m, sd = mean.detach().double(), std.detach().double()
-            k1 = gaussian_kl_elementwise(m, sd, 0.0, mix.std1) - math.log(mix.pi)
-            k2 = gaussian_kl_elementwise(m, sd, 0.0, mix.std2) - math.log1p(-mix.pi)
-            parts.append(np.minimum(k1.numpy(), k2.numpy()).reshape(-1))
-    return np.concatenate(parts)
-
-
 def compute_point(point: PointSpec) -> dict[str, Any]:
     """Train, certify and measure one grid point; returns its record (JSON values): ``row``
     (the columns of :data:`COLUMNS` known at the point) and what assembly needs
@@ -227,14 +202,17 @@ def compute_point(point: PointSpec) -> dict[str, Any]:
         gen = torch.Generator().manual_seed(s + offset)
         return predict(model, x, n_samples=settings.n_test_mc, generator=gen, return_log_probs=log)
 
-    # seed + 2 is the generator of the run's test errors: test_error repeats its predictive error
+    # seed + 2 is the generator of the run's test errors: test_error repeats its predictive error.
+    # The test draws once: the same networks' log-probabilities, and their exp as probabilities
+    # (equal to a softmax of the same logits within rounding; a test compares them)
+    test_log_probs = draws(data.x_test, 2, log=True)
     metrics = evaluate(
-        draws(data.x_test, 2),
+        test_log_probs.exp(),
         data.y_test,
         ood_probs_samples=draws(data.x_ood, 3),
-        log_probs_samples=draws(data.x_test, 2, log=True),
+        log_probs_samples=test_log_probs,
     )
-    kls = _per_coordinate_kls(model)
+    kls = coordinate_kls(model)
     layers = bayesian_modules(model)
     weights = []
     for layer in layers:
@@ -287,6 +265,7 @@ def compute_point(point: PointSpec) -> dict[str, Any]:
             if low_rank
             else None
         ),
+        **layer_kls(model),  # claim T3.8p per layer: verification.sweep.premise
     }
     if point.arch == Arch.MLP.value:
         # the certificate's sample: the bound part, or every example under a data-free prior

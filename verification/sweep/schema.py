@@ -37,8 +37,24 @@ class Kind(str, Enum):
 
 _TEXT = ("point_id", "dataset", "arch", "family", "prior", "layer_shapes")
 _INT = ("rank", "width", "seed", "n_train", "n_bound", "params", "stochastic")
-_INTS = ("layer_ranks",)
-_FLOATS = ("spectral_norms", "tail_energy", "mf_tail_energy", "mf_tail_energy_rel")
+_INTS = ("layer_ranks", "layer_stochastic")
+#: the per-layer T3.8p ratios joined at assembly (verification.sweep.premise.layer_ratios)
+_LAYER_RATIOS = (
+    "layer_predicted_ratio",
+    "layer_measured_ratio",
+    "layer_kl_per_coord_ratio",
+    "layer_kl_per_coord_max_ratio",
+)
+_FLOATS = (
+    "spectral_norms",
+    "tail_energy",
+    "mf_tail_energy",
+    "mf_tail_energy_rel",
+    "layer_kl",
+    "layer_kl_per_coord",
+    "layer_kl_per_coord_max",
+    *_LAYER_RATIOS,
+)
 #: the kind of every column of results.csv (and of a point record's ``row``)
 KINDS: dict[str, Kind] = {
     c: (
@@ -69,10 +85,13 @@ NULLABLE = frozenset(
         "gc_first_layer_se",
         "gc_first_layer_restated",
         "prior_scale",
+        *_LAYER_RATIOS,
     }
 )
 #: columns joined at assembly (never in a point record's ``row``)
-ASSEMBLED = frozenset({"mf_tail_energy", "mf_tail_energy_rel", "predicted_ratio", "measured_ratio"})
+ASSEMBLED = frozenset(
+    {"mf_tail_energy", "mf_tail_energy_rel", "predicted_ratio", "measured_ratio", *_LAYER_RATIOS}
+)
 #: columns a point record has only for MLPs
 MLP_ONLY = frozenset({c for c in COLUMNS if c.startswith("gc_")})
 _FAMILIES = ("low_rank", "mean_field", "pbb")
@@ -141,8 +160,8 @@ def _check_row(row: Mapping[str, Any]) -> None:
     """Cross-column rules of one row: the rank is blank exactly for the full-rank families
     (mean_field, pbb); the prior scale is blank exactly for the scale-mixture prior (one prior,
     nothing chosen); pbb is data-dependent; a data-free prior certifies on every training
-    example (``n_bound = n_train``); every per-layer list has one entry per layer of
-    ``layer_shapes``."""
+    example (``n_bound = n_train``); ``layer_stochastic`` sums to ``stochastic``; every
+    per-layer list has one entry per layer of ``layer_shapes``."""
     full_rank = row.get("family") != "low_rank"
     if (row.get("rank") is None) != full_rank:
         raise _Bad(
@@ -162,6 +181,12 @@ def _check_row(row: Mapping[str, Any]) -> None:
         raise _Bad(
             f"column `n_bound` is {row.get('n_bound')!r} under the data-free prior {prior!r}, "
             f"not n_train = {row.get('n_train')!r}"
+        )
+    per_layer = row.get("layer_stochastic")
+    if per_layer is not None and sum(per_layer) != row.get("stochastic"):
+        raise _Bad(
+            f"column `layer_stochastic` sums to {sum(per_layer)}, not stochastic = "
+            f"{row.get('stochastic')!r}"
         )
     shapes = row.get("layer_shapes") or ""
     try:

@@ -23,6 +23,9 @@ __all__ = [
     "DEFAULT_SEEDS",
     "DEFAULT_SEQUENCE_WIDTHS",
     "DEFAULT_WIDTHS",
+    "PAPER_PRIORS",
+    "PAPER_RANKS",
+    "PAPER_WIDTHS",
     "Arch",
     "PointSpec",
     "SweepDataset",
@@ -98,6 +101,21 @@ class SweepPrior(str, Enum):
 #: Prior modes of the default grid: the data-dependent prior only.
 DEFAULT_PRIORS: tuple[SweepPrior, ...] = (SweepPrior.DATA_DEPENDENT,)
 
+#: Defaults of ``--profile paper`` (issue 17; each can still be given on the command line).
+#: Widths from 64 to 1024 (at 1024, r(m + n) / (mn) is 1/128 at rank 4 and 1/16 at rank 32).
+PAPER_WIDTHS: tuple[int, ...] = (64, 256, 1024)
+#: Ranks that every factorised layer of both data sets takes (MNIST-1D's first layer has 40
+#: inputs, so rank 64 would be refused there: see :func:`max_rank`); the 10-class head is capped
+#: at 10 (its ``min(m, n)``), which ``layer_ranks`` records (rank 16: 16;16;10).
+PAPER_RANKS: tuple[int, ...] = (4, 16, 32)
+#: Prior modes of the paper grid: the data-dependent prior, the data-free Gaussian at the
+#: initialisation and the paper's own scale mixture.
+PAPER_PRIORS: tuple[SweepPrior, ...] = (
+    SweepPrior.DATA_DEPENDENT,
+    SweepPrior.INIT,
+    SweepPrior.SCALE_MIXTURE,
+)
+
 
 class SweepProfile(str, Enum):
     """Training and Monte Carlo budget of every grid point."""
@@ -108,6 +126,10 @@ class SweepProfile(str, Enum):
     THOROUGH = "thorough"
     #: seconds: tiny data and epochs, for tests and for trying the command (no claim to accuracy)
     SMOKE = "smoke"
+    #: issue 17's grid (widths 64 to 1024, data-dependent, init and scale-mixture priors: the
+    #: ``PAPER_*`` defaults; MLP only), with budgets sized so that the grid runs in about 18 min
+    #: on MNIST-1D and 7 min on digits with ``--workers 2`` (see ``verification.sweep.budgets``)
+    PAPER = "paper"
 
 
 #: (input features, classes) of each dataset as the loaders give them
@@ -282,9 +304,11 @@ def grid_penalty(spec: SweepSpec, n_scales: int | None = None) -> tuple[float, s
     return math.log(k), note
 
 
-def _priors(values: Sequence[Any] | None) -> tuple[SweepPrior, ...]:
+def _priors(
+    values: Sequence[Any] | None, default: tuple[SweepPrior, ...] = DEFAULT_PRIORS
+) -> tuple[SweepPrior, ...]:
     if values is None:
-        return DEFAULT_PRIORS
+        return default
     if isinstance(values, (str, bytes)):
         raise SweepError(f"`--prior` must be a list of prior modes; got {values!r}")
     known = ", ".join(repr(p.value.replace("_", "-")) for p in SweepPrior)
@@ -317,12 +341,17 @@ def make_spec(
 ) -> SweepSpec:
     """Validate the sweep's arguments (raising :class:`SweepError` with a one-line reason) and
     sort them. ``ranks=None``: the :data:`DEFAULT_RANKS` that fit every width; ``priors``
-    (:class:`SweepPrior` values, hyphens accepted) ``None``: :data:`DEFAULT_PRIORS`.
+    (:class:`SweepPrior` values, hyphens accepted) ``None``: :data:`DEFAULT_PRIORS`. With
+    ``profile="paper"`` (MLP only) the defaults are :data:`PAPER_WIDTHS`, :data:`PAPER_RANKS`
+    (those that fit every width) and :data:`PAPER_PRIORS`.
 
     Examples
     --------
     >>> make_spec(dataset="teacher_student", widths=[64]).ranks
     (1, 2, 4, 8, 16)
+    >>> paper = make_spec(profile="paper")
+    >>> paper.widths, paper.ranks, [p.value for p in paper.priors]
+    ((64, 256, 1024), (4, 16, 32), ['data_dependent', 'init', 'scale_mixture'])
     """
     data = _enum(SweepDataset, dataset, "--dataset")
     model = _enum(Arch, arch, "--arch")
@@ -333,13 +362,18 @@ def make_spec(
         raise SweepError(f"`pbb` must be a bool; got {pbb!r}")
     if pbb and model is not Arch.MLP:
         raise SweepError(f"`--pbb` runs the PBB recipe on MLPs only; got --arch {model.value}")
-    modes = _priors(priors)
+    paper = prof is SweepProfile.PAPER
+    if paper and model is not Arch.MLP:
+        raise SweepError(f"`--profile paper` runs MLPs only; got --arch {model.value}")
+    modes = _priors(priors, PAPER_PRIORS if paper else DEFAULT_PRIORS)
     if pbb and SweepPrior.DATA_DEPENDENT not in modes:
         raise SweepError(
             "`--pbb` is a data-dependent recipe, run once beside the data-dependent points: it "
             "needs data-dependent among `--prior`"
         )
-    default_widths = DEFAULT_WIDTHS if model is Arch.MLP else DEFAULT_SEQUENCE_WIDTHS
+    default_widths = (
+        PAPER_WIDTHS if paper else DEFAULT_WIDTHS if model is Arch.MLP else DEFAULT_SEQUENCE_WIDTHS
+    )
     ws = _int_list(default_widths if widths is None else widths, "--widths", 1)
     ss = _int_list(DEFAULT_SEEDS if seeds is None else seeds, "--seeds", 0, _MAX_SEED)
     if not ws:
@@ -348,7 +382,7 @@ def make_spec(
         raise SweepError("`--seeds` is empty: the grid has no point")
     cap, why = min((max_rank(data, model, w) for w in ws), key=lambda t: t[0])
     if ranks is None:
-        rs = [r for r in DEFAULT_RANKS if r <= cap]
+        rs = [r for r in (PAPER_RANKS if paper else DEFAULT_RANKS) if r <= cap]
     else:
         rs = _int_list(ranks, "--ranks", 1)
         if rs and rs[-1] > cap:

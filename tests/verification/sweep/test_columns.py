@@ -36,7 +36,9 @@ def test_columns_order_is_pinned() -> None:
         "mcallester", "kl_inverse", "catoni", "confidence", "gauge_gain", "spectral_norms",
         "tail_energy", "mf_tail_energy", "mf_tail_energy_rel", "predicted_ratio",
         "measured_ratio", "gc_restated", "gc_first_layer", "gc_first_layer_se",
-        "gc_first_layer_restated",
+        "gc_first_layer_restated", "layer_stochastic", "layer_kl", "layer_kl_per_coord",
+        "layer_kl_per_coord_max", "layer_predicted_ratio", "layer_measured_ratio",
+        "layer_kl_per_coord_ratio", "layer_kl_per_coord_max_ratio",
     )  # fmt: skip
 
 
