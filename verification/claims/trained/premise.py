@@ -41,6 +41,7 @@ import numpy as np
 
 from theory._validation import check_int
 from verification.claims.trained import kl as trained_kl
+from verification.claims.trained.premise_sweep import paper_sweep_note
 from verification.registry import Budget, Outcome, Verdict
 
 __all__ = [
@@ -198,16 +199,18 @@ def check_t38p(budget: Budget, rng: np.random.Generator) -> Outcome:
     )
     data = {"rows": rows, "summary": summary, "failing": failing, "band": PREMISE_BAND}
     body = ". ".join(texts) + ". " + twins
+    cited = " " + paper_sweep_note(PREMISE_BAND)
     if failing:
         return Outcome(
             Verdict.REFUTED,
             head + body + f" The premise fails in {len(failing)} of {len(summary)} settings: "
-            + "; ".join(f"{k} (r = {', '.join(v)})" for k, v in failing_ranks.items()) + ".",
+            + "; ".join(f"{k} (r = {', '.join(v)})" for k, v in failing_ranks.items()) + "."
+            + cited,
             data,
         )  # fmt: skip
     return Outcome(
         Verdict.VERIFIED,
-        head + body + f" The premise holds in all {len(summary)} settings.",
+        head + body + f" The premise holds in all {len(summary)} settings." + cited,
         data,
     )
 
