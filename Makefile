@@ -4,7 +4,9 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 # The checks and tests do many small linear-algebra calls; BLAS threads only add contention on
-# small matrices (a 30x slow-down was measured for 12 x 12 SVDs on two shared cores).
+# small matrices (a 30x slow-down was measured for 12 x 12 SVDs on two shared cores). The
+# commands set their own limits (`--threads`, default 1: lrbnn_core/threads.py); these variables
+# cover the test suite's own processes and libraries loaded before a command sets them.
 export OPENBLAS_NUM_THREADS ?= 1
 export OMP_NUM_THREADS ?= 1
 
@@ -22,11 +24,13 @@ install: $(STAMP)
 sweep: $(STAMP)
 	$(VENV)/bin/lrbnn sweep --workers 2
 
-# Every claim check of CLAIMS.md, written to paper_checks.md.
+# Every claim check of CLAIMS.md (the spec, at the root; `lrbnn claims` lists it), written to
+# paper_checks.md.
 check: $(STAMP)
 	$(VENV)/bin/lrbnn check
 
-# pytest's exit code 5 (no tests collected) is a failure here, never a pass.
+# The test suite, the README's Python blocks included (pytest-markdown-docs). pytest's exit code 5
+# (no tests collected) is a failure here, never a pass.
 test: $(STAMP)
 	@$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; fi; exit $$rc

@@ -54,6 +54,7 @@ from lrbnn_core.models import LayerKind, layer_kind
 from lrbnn_core.objectives import train_bound
 from lrbnn_core.priors import GaussianPrior
 from lrbnn_core.recipes import Arch, Recipe, recipe, validation_split
+from lrbnn_core.threads import add_threads_argument, set_thread_limits
 from lrbnn_core.training import predict, train
 
 __all__ = [
@@ -466,7 +467,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--n-mc", type=int, default=2000)
     parser.add_argument("--mc-bound", default="kl", choices=list(MC_BOUNDS))
     parser.add_argument("--no-progress", action="store_true")
+    add_threads_argument(parser)
     args = parser.parse_args(argv)
+    set_thread_limits(args.threads)
     data = load_dataset(args.dataset, seed=args.data_seed)
     hidden = None if args.hidden is None else tuple(args.hidden)
     settings = GridSettings(arch=args.arch, hidden=hidden, n_mc=args.n_mc, mc_bound=args.mc_bound)

@@ -79,6 +79,7 @@ from lrbnn_core.models import MLP, LayerKind
 from lrbnn_core.objectives import Objective, bound_objective, bounded_cross_entropy
 from lrbnn_core.priors import GaussianPrior
 from lrbnn_core.recipes import recipe
+from lrbnn_core.threads import add_threads_argument, set_thread_limits
 
 # the helper that restores training flags, sampling modes and generators, as train does
 from lrbnn_core.training._checks import _preserved
@@ -354,8 +355,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--mc-bound", default="kl", choices=list(MC_BOUNDS), help="for both")
     parser.add_argument("--no-ours", action="store_true", help="run PBB only")
     parser.add_argument("--no-progress", action="store_true")
+    add_threads_argument(parser)
     args = parser.parse_args(argv)
-    torch.set_num_threads(1)
+    set_thread_limits(args.threads)
     data = load_dataset(args.dataset, seed=args.data_seed)
     hidden = None if args.hidden is None else tuple(args.hidden)
     grid = GridSettings(hidden=hidden, n_mc=args.n_mc, mc_bound=args.mc_bound)

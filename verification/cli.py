@@ -1,7 +1,13 @@
 """The ``lrbnn`` command line (also ``python -m verification``).
 
 ``sweep`` (the main job: certificates and theory terms over ranks x widths x seeds), ``check``
-(every claim check, into ``paper_checks.md``) and ``figures`` (every theory figure).
+(every claim check, into ``paper_checks.md``), ``figures`` (every theory figure, or a sweep's
+figures) and ``claims`` (every claim id of ``CLAIMS.md`` with its statement and its source in the
+paper).
+
+Threads: every command that computes sets its own limits (``--threads N``, default 1, through
+:func:`lrbnn_core.threads.set_thread_limits`) before any work, so that the commands are as fast
+without ``OPENBLAS_NUM_THREADS=1`` / ``OMP_NUM_THREADS=1`` in the environment as with them.
 
 Exit codes: 0 success; 1 a finding (``check --mutants`` with a surviving mutant); 2 a failure
 (bad arguments, an unusable folder or file, a failing grid point, a crashed check, any other
@@ -57,20 +63,44 @@ def _refuse_out_under_a_file(out: Path | None, parser: argparse.ArgumentParser) 
         parser.error(f"--out {out} is under the file {blocking}, not a folder")
 
 
+#: ``--threads``: as :data:`lrbnn_core.threads.THREADS_HELP` (not imported here: importing
+#: lrbnn_core loads torch, which ``lrbnn --help`` and ``lrbnn claims`` do not need).
+_THREADS_HELP = (
+    "BLAS and torch threads of this process and its workers (default 1, as the Makefile's "
+    "OPENBLAS_NUM_THREADS=1: these checks make many small matrix calls, where more threads only "
+    "contend; `lrbnn check --only D2` took 65 s with the libraries' defaults, 6.9 s with 1, on "
+    "2 cores). A sweep's grid points always run on one thread each, for reproducible bits"
+)
+
+
+def _threads(value: str) -> int:
+    """argparse type of ``--threads``: an int >= 1."""
+    try:
+        n = int(value)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be an int >= 1; got {value!r}")
+    return n
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="lrbnn",
         description="Check the theory of low-rank Bayesian neural networks.",
     )
-    common = _Parser(add_help=False)
-    common.add_argument(
+    debug = _Parser(add_help=False)
+    debug.add_argument(
         "--debug", action="store_true", help="on an error, show the traceback (default: one line)"
     )
+    common = _Parser(add_help=False, parents=[debug])
+    common.add_argument("--threads", type=_threads, default=1, metavar="N", help=_THREADS_HELP)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     check = sub.add_parser(
         "check",
         parents=[common],
-        help="run every claim check of CLAIMS.md and write paper_checks.md",
+        help="run every claim check of CLAIMS.md and write paper_checks.md (about a minute on "
+        "2 cores)",
         description="Run every claim check and write paper_checks.md (one row per claim).",
     )
     check.add_argument(
@@ -102,19 +132,35 @@ def _parser() -> argparse.ArgumentParser:
     figures = sub.add_parser(
         "figures",
         parents=[common],
-        help="regenerate every theory figure",
-        description="Regenerate every theory figure (PNG) into a folder.",
+        help="regenerate every theory figure (or, with --sweep DIR, a sweep's figures)",
+        description=(
+            "Regenerate every theory figure (PNG and JSON sidecar) into a folder; with --sweep "
+            "DIR, draw that sweep's figures instead."
+        ),
     )
-    figures.add_argument("--out", type=Path, default=Path("figures"), help="default figures/")
+    figures.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="default figures/ (with --sweep DIR: DIR/figures/, where the sweep drew them; "
+        "another folder gets them named sweep_*.png)",
+    )
     figures.add_argument(
         "--sweep",
         type=Path,
         default=None,
         metavar="DIR",
-        help="also draw the sweep figures of DIR/results.csv (bound vs rank, complexity ratio), "
-        "named sweep_*.png",
+        help="draw the figures of the sweep in DIR (bound vs rank, complexity ratio, where low "
+        "rank wins) from DIR/results.csv, instead of the theory figures",
     )
     figures.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    claims = sub.add_parser(
+        "claims",
+        parents=[debug],
+        help="list every claim id of CLAIMS.md with its statement and its source in the paper",
+        description="List every claim id of CLAIMS.md, one line each: statement and source.",
+    )
+    claims.add_argument("--id", nargs="+", metavar="ID", default=None, help="only these ids")
     _add_sweep(sub, common)
     return parser
 
@@ -186,7 +232,9 @@ def _add_sweep(sub: Any, common: _Parser) -> None:
         "--profile",
         default="quick",
         help="quick (default: minutes), thorough (certified_training's full budget), "
-        "smoke (seconds, tiny data: for trying the command)",
+        "smoke (seconds, tiny data: for trying the command), paper (issue 17's map: widths 64 "
+        "256 1024, ranks 4 16 32, data-dependent, init and scale-mixture priors, MLP only; "
+        "about 25 minutes per data set with --workers 2)",
     )
     sweep.add_argument(
         "--wait",
@@ -238,25 +286,40 @@ def _sweep(args: argparse.Namespace) -> int:
 def _figures(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from verification.figures import make_figures
 
-    out: Path = args.out
+    sweep: Path | None = args.sweep
+    if args.out is None:
+        out: Path = Path("figures") if sweep is None else sweep / "figures"
+    else:
+        out = args.out
     if out.exists() and not out.is_dir():
         parser.error(f"--out must be a folder; got the file {out}")
     _refuse_out_under_a_file(out, parser)
-    sweep: Path | None = args.sweep
     if sweep is not None and not (sweep / "results.csv").is_file():
         parser.error(f"--sweep must be a sweep folder holding results.csv; got {sweep}")
-    if sweep is not None:
-        from verification.sweep import read_results
-
-        # refuse a malformed results.csv before spending minutes on the theory figures
-        read_results(sweep / "results.csv")
-    for path in make_figures(out, progress=not args.no_progress):
-        print(f"wrote {path}")
-    if sweep is not None:
-        from verification.sweep import make_sweep_figures
-
-        for path in make_sweep_figures(sweep, out, prefix="sweep_"):
+    if sweep is None:
+        for path in make_figures(out, progress=not args.no_progress):
             print(f"wrote {path}")
+        return 0
+    from verification.sweep import make_sweep_figures
+
+    # by default into DIR/figures, under the names the sweep itself gives them (what the sidecars'
+    # command `--out DIR/figures` redraws); another folder gets sweep_*.png (the README's tracked
+    # figures/sweep_*.png are redrawn only when --out figures says so)
+    into = None if out.resolve() == (sweep / "figures").resolve() else out
+    for path in make_sweep_figures(sweep, into, prefix="" if into is None else "sweep_"):
+        print(f"wrote {path}")
+    return 0
+
+
+def _claims(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from verification.claim_sources import SOURCES, claim_lines
+
+    ids: list[str] | None = args.id
+    unknown = [i for i in ids or () if i not in SOURCES]
+    if unknown:
+        parser.error(f"unknown claim id {unknown[0]!r}; known ids: {', '.join(SOURCES)}")
+    for line in claim_lines(ids):
+        print(line)
     return 0
 
 
@@ -326,6 +389,11 @@ def _fail(command: str, exc: BaseException | str) -> int:
 def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     if args.command == "check":
         return _check(args, parser)
+    if args.command == "claims":
+        return _claims(args, parser)
+    from lrbnn_core.threads import set_thread_limits
+
+    set_thread_limits(args.threads)
     if args.command == "figures":
         return _figures(args, parser)
     return _sweep(args)

@@ -4,17 +4,25 @@ File names start with the claim id they illustrate, so ``paper_checks.md`` links
 its claim's row. The claim tables name the figures of their claims
 (:class:`~verification.registry.FigureSpec`: a file name and the ``"module:function"`` that draws
 it), so this module imports no check module. Each ``NAME.png`` gets a sidecar ``NAME.json`` beside
-it: the command that redraws it, the seeds it uses, the git commit and the package versions. The
-PNGs carry no metadata (no matplotlib version, no date), so the same code and packages redraw them
-byte for byte; only the sidecar's ``commit`` changes from one commit to the next.
+it: the command that redraws it, the seeds it uses, the package versions and the SHA-256 digest of
+the PNG's bytes. The PNGs carry no metadata (no matplotlib version, no date), so the same code and
+packages redraw them byte for byte.
+
+Provenance that does not churn (issue 19): the sidecars of the figures tracked in ``figures/``
+record no git commit. A commit field would change at every commit although the figure did not,
+so that ``lrbnn figures`` would dirty the tree with nothing to say; the figure is pinned instead by
+its own digest (``png_sha256``) beside the code that drew it (``command``, ``seeds``, the claim
+whose check module draws it) and the versions that decide its pixels. The sidecar changes exactly
+when the figure's bytes or those versions change. (The sweep's figures record the commit of the
+sweep they were drawn from, which is the commit of their data: :mod:`verification.sweep.figures`.)
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shlex
-import subprocess
 import sys
 from collections.abc import Callable
 from functools import partial
@@ -83,27 +91,6 @@ FIGURES: dict[str, FigureSpec] = dict(
 )
 
 
-def _git_commit() -> str:
-    """HEAD of the git checkout holding this package, or ``"unknown"`` (not a checkout, no git)."""
-    root = Path(__file__).resolve().parents[1]
-    try:
-        proc = subprocess.run(
-            ["git", "rev-parse", "--show-toplevel", "HEAD"],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=30,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    lines = proc.stdout.split()
-    # An installed copy inside some other repository must not report that repository's commit.
-    if proc.returncode != 0 or len(lines) != 2 or Path(lines[0]).resolve() != root:
-        return "unknown"
-    return lines[1]
-
-
 def _versions(extra: tuple[str, ...]) -> dict[str, str]:
     from matplotlib import ft2font
 
@@ -113,23 +100,44 @@ def _versions(extra: tuple[str, ...]) -> dict[str, str]:
     return out
 
 
-def figure_sidecar(name: str, out_dir: Path, *, commit: str | None = None) -> dict[str, Any]:
+def figure_sidecar(name: str, out_dir: Path, png_bytes: bytes) -> dict[str, Any]:
     """The sidecar of figure ``name`` drawn into ``out_dir``: what redraws it and with what.
 
-    Keys: ``figure``, ``claim``, ``summary``, ``command`` (``lrbnn figures --out DIR``),
-    ``seeds``, ``commit`` (``git rev-parse HEAD``, or ``"unknown"``) and ``versions``. No time
-    stamps, so the same commit and packages give the same sidecar.
+    Parameters
+    ----------
+    name : str
+        A registered figure's file name (a key of :data:`FIGURES`).
+    out_dir : Path
+        The folder it is drawn into (named in the command).
+    png_bytes : bytes
+        The PNG as written, whose SHA-256 digest the sidecar records.
+
+    Returns
+    -------
+    dict
+        Keys ``figure``, ``claim``, ``summary``, ``command`` (``lrbnn figures --out DIR``),
+        ``seeds``, ``png_sha256`` and ``versions``. No time stamps and no git commit (module
+        docstring), so the same figure drawn by the same packages gives the same sidecar.
+
+    Raises
+    ------
+    ValueError
+        ``name`` is not a registered figure.
+    TypeError
+        ``png_bytes`` is not bytes.
 
     Examples
     --------
-    >>> s = figure_sidecar("D2_kl_inverse_vs_pinsker.png", Path("figures"), commit="abc")
-    >>> s["command"], s["claim"], s["seeds"], s["commit"]
-    ('lrbnn figures --out figures', 'D2', [], 'abc')
+    >>> s = figure_sidecar("D2_kl_inverse_vs_pinsker.png", Path("figures"), b"")
+    >>> s["command"], s["claim"], s["seeds"], s["png_sha256"][:12]
+    ('lrbnn figures --out figures', 'D2', [], 'e3b0c44298fc')
     """
     if name not in FIGURES:
         raise ValueError(
             f"`name` must be a registered figure, one of {sorted(FIGURES)}; got {name!r}"
         )
+    if not isinstance(png_bytes, bytes):
+        raise TypeError(f"`png_bytes` must be bytes; got {type(png_bytes).__name__}")
     spec = FIGURES[name]
     return {
         "figure": name,
@@ -137,7 +145,7 @@ def figure_sidecar(name: str, out_dir: Path, *, commit: str | None = None) -> di
         "summary": spec.summary,
         "command": f"lrbnn figures --out {shlex.quote(str(out_dir))}",
         "seeds": list(spec.seeds),
-        "commit": _git_commit() if commit is None else commit,
+        "png_sha256": hashlib.sha256(png_bytes).hexdigest(),
         "versions": _versions(spec.extra_packages),
     }
 
@@ -163,13 +171,13 @@ def make_figures(out_dir: Path, *, progress: bool = True) -> list[Path]:
     """Draw every figure into ``out_dir`` (created if needed), each PNG with its JSON sidecar
     (:func:`figure_sidecar`); return the written paths, each PNG followed by its sidecar."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    commit = _git_commit()
     written = []
     for name, spec in tqdm(FIGURES.items(), desc="lrbnn figures", unit="fig", disable=not progress):
         png = out_dir / name
         _replace_atomically(png, spec)
         side = png.with_suffix(".json")
-        text = json.dumps(figure_sidecar(name, out_dir, commit=commit), indent=2, sort_keys=True)
+        side_dict = figure_sidecar(name, out_dir, png.read_bytes())
+        text = json.dumps(side_dict, indent=2, sort_keys=True)
         _replace_atomically(side, partial(_write_text, text=text + "\n"))
         written += [png, side]
     return written

@@ -7,6 +7,7 @@ with another hash seed. The PNGs must be identical bytes. Both runs together tak
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -46,7 +47,7 @@ _PNG = b"\x89PNG\r\n\x1a\n"
 _TEXT_CHUNKS = {b"tEXt", b"zTXt", b"iTXt", b"tIME"}
 #: Top-level packages of the project whose calls to default_rng are recorded.
 _OURS = {"theory", "lrbnn_core", "verification"}
-_SIDECAR_KEYS = {"figure", "claim", "summary", "command", "seeds", "commit", "versions"}
+_SIDECAR_KEYS = {"figure", "claim", "summary", "command", "seeds", "png_sha256", "versions"}
 #: kl_inv_upper is above the true supremum by at most SAFETY_MARGIN plus a few roundings, and it
 #: promises 1e-12; Pinsker's bound is exact mathematics, so this is the only slack allowed.
 _KL_INV_SLACK = 1e-12
@@ -111,16 +112,6 @@ def _chunks(data: bytes) -> Iterator[bytes]:
         pos += 12 + length
 
 
-def _git_head() -> str:
-    try:
-        proc = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=_REPO, capture_output=True, text=True, check=False
-        )
-    except OSError:
-        return "unknown"
-    return proc.stdout.strip() if proc.returncode == 0 else "unknown"
-
-
 def test_figures_are_identical_bytes_across_processes(drawn: dict[str, Any]) -> None:
     """The same code draws the same PNG, in another process with another hash seed, through
     ``FIGURES[name](path)`` or through ``make_figures``."""
@@ -159,12 +150,11 @@ def test_make_figures_writes_each_png_with_its_sidecar_and_nothing_else(
     ]
 
 
-def test_sidecars_record_command_seeds_commit_and_versions(drawn: dict[str, Any]) -> None:
+def test_sidecars_record_command_seeds_digest_and_versions(drawn: dict[str, Any]) -> None:
     import matplotlib
     import scipy
     from matplotlib import ft2font
 
-    head = _git_head()
     for name, spec in FIGURES.items():
         text = (drawn["cli"] / name).with_suffix(".json").read_text(encoding="utf-8")
         side = json.loads(text)
@@ -174,7 +164,8 @@ def test_sidecars_record_command_seeds_commit_and_versions(drawn: dict[str, Any]
         assert side["figure"] == name and side["claim"] == name.split("_", 1)[0]
         assert side["command"] == f"lrbnn figures --out {drawn['cli']}"
         assert side["seeds"] == list(spec.seeds)
-        assert side["commit"] == head
+        digest = hashlib.sha256((drawn["cli"] / name).read_bytes()).hexdigest()
+        assert side["png_sha256"] == digest
         assert side["summary"] == spec.summary
         assert side["versions"] == {
             "freetype": ft2font.__freetype_version__,
@@ -188,34 +179,27 @@ def test_sidecars_record_command_seeds_commit_and_versions(drawn: dict[str, Any]
 
 
 def test_figure_sidecar_quotes_the_folder_and_rejects_unknown_names() -> None:
-    side = figure_sidecar("F4_pac_bayes_lstm.png", Path("my figures"), commit="abc")
+    side = figure_sidecar("F4_pac_bayes_lstm.png", Path("my figures"), b"abc")
     assert side["command"] == "lrbnn figures --out 'my figures'"
-    assert side["commit"] == "abc" and side["seeds"] == []
+    assert side["png_sha256"] == hashlib.sha256(b"abc").hexdigest() and side["seeds"] == []
     with pytest.raises(ValueError, match=r"`name` must be a registered figure.*got 'nope.png'"):
-        figure_sidecar("nope.png", Path("figures"))
+        figure_sidecar("nope.png", Path("figures"), b"")
+    with pytest.raises(TypeError, match=r"`png_bytes` must be bytes; got str"):
+        figure_sidecar("F4_pac_bayes_lstm.png", Path("figures"), "abc")  # type: ignore[arg-type]
 
 
-def test_make_figures_reports_unknown_commit_without_git(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """No git (or not a checkout): the sidecar says ``unknown`` instead of failing."""
-    import verification.figures as figures_module
+def test_sidecars_do_not_depend_on_the_git_commit(tmp_path: Path) -> None:
+    """Provenance that does not churn (issue 19): no commit field, and the same figure drawn
+    again gives the same sidecar bytes (a new commit must not dirty ``figures/``)."""
+    one = {"D2_kl_inverse_vs_pinsker.png": FIGURES["D2_kl_inverse_vs_pinsker.png"]}
+    with pytest.MonkeyPatch.context() as mp:
+        import verification.figures as figures_module
 
-    def no_git(*args: Any, **kwargs: Any) -> Any:
-        raise FileNotFoundError("git")
-
-    monkeypatch.setattr(figures_module.subprocess, "run", no_git)
-    monkeypatch.setattr(
-        figures_module,
-        "FIGURES",
-        {"D2_kl_inverse_vs_pinsker.png": FIGURES["D2_kl_inverse_vs_pinsker.png"]},
-    )
-    written = make_figures(tmp_path / "new", progress=False)
-    assert [p.name for p in written] == [
-        "D2_kl_inverse_vs_pinsker.png",
-        "D2_kl_inverse_vs_pinsker.json",
-    ]
-    assert json.loads(written[1].read_text(encoding="utf-8"))["commit"] == "unknown"
+        mp.setattr(figures_module, "FIGURES", one)
+        first = [p.read_bytes() for p in make_figures(tmp_path, progress=False)]
+        second = [p.read_bytes() for p in make_figures(tmp_path, progress=False)]
+    assert first == second
+    assert "commit" not in json.loads(first[1])
 
 
 def test_committed_figures_folder_matches_the_registry() -> None:
@@ -242,6 +226,7 @@ def test_committed_figures_folder_matches_the_registry() -> None:
         side = json.loads((folder / name).with_suffix(".json").read_text(encoding="utf-8"))
         assert side["command"] == "lrbnn figures --out figures"
         assert side["seeds"] == list(spec.seeds) and side["figure"] == name
+        assert side["png_sha256"] == hashlib.sha256((folder / name).read_bytes()).hexdigest()
 
 
 def test_d2_figure_is_registered_for_claim_d2() -> None:

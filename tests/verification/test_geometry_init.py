@@ -165,11 +165,16 @@ def test_check_f2_refutes_a_warm_start_that_is_not_w_r(monkeypatch: pytest.Monke
 
 
 @pytest.mark.slow
+@pytest.mark.slow_ci
 @pytest.mark.claim("F1")
 @pytest.mark.claim("F2")
 def test_f1_f2_thorough_budgets() -> None:
     """F1 (Monte Carlo twin) and F2 at the thorough budgets."""
     f1 = check_f1_monte_carlo({"n_inits": 40_000}, claim_rng("F1"))
     assert f1.verdict is Verdict.VERIFIED, f1.evidence
+    # verified, as at the quick budget and in paper_checks.md: check_f2 has no path to
+    # refuted-as-stated (the printed identities are of the full thin SVD, the paper's reading;
+    # the rank-r form is reported in the evidence); the old expectation predated the check
     f2 = check_f2(claim_by_id("F2").budget(Profile.THOROUGH), claim_rng("F2"))
-    assert f2.verdict is Verdict.REFUTED_AS_STATED, f2.evidence
+    assert f2.verdict is Verdict.VERIFIED, f2.evidence
+    assert "8494 cases" in f2.evidence and "3799 with r < rank W" in f2.evidence
