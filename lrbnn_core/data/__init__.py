@@ -27,7 +27,8 @@ Modules: :mod:`~lrbnn_core.data.common` (the checks and seed streams the loaders
 :mod:`~lrbnn_core.data.dataset` (:class:`Dataset` and the names), :mod:`~lrbnn_core.data.teacher`
 (the teacher, :class:`TeacherStudentTask`) and :mod:`~lrbnn_core.data.teacher_student` (its
 dataset), :mod:`~lrbnn_core.data.digits`, :mod:`~lrbnn_core.data.mnist_1d` and
-:mod:`~lrbnn_core.data.loading` (:func:`load_dataset`).
+:mod:`~lrbnn_core.data.timeseries` (:func:`load_co2`, a real weekly CO2 series for the LSTM
+regression task, with El Nino as OOD) and :mod:`~lrbnn_core.data.loading` (:func:`load_dataset`).
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from lrbnn_core.data.teacher import (
     teacher_singular_values,
 )
 from lrbnn_core.data.teacher_student import load_teacher_student
+from lrbnn_core.data.timeseries import SeriesSplit, load_co2, split_series
 
 __all__ = [
     "Dataset",
@@ -52,13 +54,16 @@ __all__ = [
     "Decay",
     "FloatArray",
     "SeedLike",
+    "SeriesSplit",
     "TaskKind",
     "TeacherStudentTask",
     "digits_split",
+    "load_co2",
     "load_dataset",
     "load_digits",
     "load_mnist1d",
     "load_teacher_student",
     "make_teacher_student_task",
+    "split_series",
     "teacher_singular_values",
 ]

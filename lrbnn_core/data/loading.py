@@ -10,6 +10,7 @@ from lrbnn_core.data.digits import load_digits
 from lrbnn_core.data.mnist_1d import load_mnist1d
 from lrbnn_core.data.teacher import TaskKind
 from lrbnn_core.data.teacher_student import load_teacher_student
+from lrbnn_core.data.timeseries import load_co2
 
 __all__ = ["load_dataset"]
 
@@ -18,7 +19,7 @@ def load_dataset(name: DatasetName | str, *, seed: int, **options: Any) -> Datas
     """Load a dataset by name; ``options`` (sizes and task settings) go to its loader.
 
     ``teacher_student_*``: :func:`load_teacher_student`; ``digits``: :func:`load_digits`;
-    ``mnist1d``: :func:`load_mnist1d`.
+    ``mnist1d``: :func:`load_mnist1d`; ``co2``: :func:`load_co2`.
 
     Examples
     --------
@@ -32,4 +33,6 @@ def load_dataset(name: DatasetName | str, *, seed: int, **options: Any) -> Datas
         return load_teacher_student(seed=seed, kind=TaskKind.REGRESSION, **options)
     if name is DatasetName.DIGITS:
         return load_digits(seed=seed, **options)
+    if name is DatasetName.CO2:
+        return load_co2(seed=seed, **options)
     return load_mnist1d(seed=seed, **options)

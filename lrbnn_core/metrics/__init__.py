@@ -34,8 +34,10 @@ axis miss 1 by far more. Nothing is renormalised or clamped to hide a problem.
 Modules: :mod:`~lrbnn_core.metrics.validation` (the checks above),
 :mod:`~lrbnn_core.metrics.classification` (accuracy, NLL, Brier),
 :mod:`~lrbnn_core.metrics.calibration` (ECE), :mod:`~lrbnn_core.metrics.uncertainty` (entropies,
-mutual information, OOD AUROC and AUPR) and :mod:`~lrbnn_core.metrics.evaluation`
-(:func:`evaluate`).
+mutual information, OOD AUROC and AUPR), :mod:`~lrbnn_core.metrics.evaluation`
+(:func:`evaluate`), :mod:`~lrbnn_core.metrics.regression` (MAE, NLL, PICP, ECE and predictive
+std of Monte Carlo regression outputs, with their own conventions) and
+:mod:`~lrbnn_core.metrics.selective` (selective prediction at a retention, the MI ratio).
 """
 
 from __future__ import annotations
@@ -43,6 +45,22 @@ from __future__ import annotations
 from lrbnn_core.metrics.calibration import ece
 from lrbnn_core.metrics.classification import accuracy, brier, nll
 from lrbnn_core.metrics.evaluation import Metrics, evaluate
+from lrbnn_core.metrics.regression import (
+    DEFAULT_LEVELS,
+    NLLForm,
+    picp,
+    predictive_moments,
+    predictive_std,
+    regression_ece,
+    regression_mae,
+    regression_nll,
+)
+from lrbnn_core.metrics.selective import (
+    mi_ratio,
+    selective_accuracy,
+    selective_mae,
+    selective_weights,
+)
 from lrbnn_core.metrics.uncertainty import (
     OODScore,
     mutual_information,
@@ -53,17 +71,29 @@ from lrbnn_core.metrics.uncertainty import (
 from lrbnn_core.metrics.validation import PROB_SUM_ULPS, ArrayLike
 
 __all__ = [
+    "DEFAULT_LEVELS",
     "PROB_SUM_ULPS",
     "ArrayLike",
     "Metrics",
+    "NLLForm",
     "OODScore",
     "accuracy",
     "brier",
     "ece",
     "evaluate",
+    "mi_ratio",
     "mutual_information",
     "nll",
     "ood_aupr",
     "ood_auroc",
+    "picp",
     "predictive_entropy",
+    "predictive_moments",
+    "predictive_std",
+    "regression_ece",
+    "regression_mae",
+    "regression_nll",
+    "selective_accuracy",
+    "selective_mae",
+    "selective_weights",
 ]

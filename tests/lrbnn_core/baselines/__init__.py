@@ -1,0 +1,1 @@
+"""Tests of lrbnn_core.baselines."""
