@@ -162,7 +162,9 @@ def plot_bound_vs_rank(rows: Sequence[dict[str, Any]], path: Path, *, delta: flo
     fig, panels = _panels(
         max(7.5, 4.4 * len(widths) + 0.6), 5.2 + 3.9 * (len(modes) - 1), modes, widths
     )
-    top = 1.05
+    # one y range per row of panels (a prior mode): a vacuous McAllester bound of one mode (the
+    # scale mixture's reaches 14) must not flatten the others' curves
+    tops = dict.fromkeys(modes, 1.05)
     for (mode, width), ax in panels.items():
         at = [r for r in rows if r["width"] == width and r["prior"] == mode]
         low = sorted((r for r in at if r["family"] == "low_rank"), key=lambda r: r["rank"])
@@ -177,7 +179,7 @@ def plot_bound_vs_rank(rows: Sequence[dict[str, Any]], path: Path, *, delta: flo
                 mean, lo, hi = (np.array(s) for s in zip(*stats, strict=True))
                 ax.plot(ranks, mean, "o-", color=colour, label=f"{label}, low rank")
                 ax.fill_between(ranks, lo, hi, color=colour, alpha=0.18, linewidth=0)
-                top = max(top, float(hi.max()) * 1.05)
+                tops[mode] = max(tops[mode], float(hi.max()) * 1.05)
             for name, style, baseline in levels:
                 if not baseline:
                     continue
@@ -189,7 +191,7 @@ def plot_bound_vs_rank(rows: Sequence[dict[str, Any]], path: Path, *, delta: flo
                     linewidth=line_width,
                     label=f"{label}, {name}",
                 )
-                top = max(top, level * 1.05)
+                tops[mode] = max(tops[mode], level * 1.05)
         ax.axhline(1.0, color="0.4", linewidth=0.8, linestyle=":")
         critical = critical_rank_for(at, delta) if ranks else None
         if critical is not None:
@@ -220,8 +222,8 @@ def plot_bound_vs_rank(rows: Sequence[dict[str, Any]], path: Path, *, delta: flo
         mode_title = "" if len(modes) == 1 else f"{mode.replace('_', '-')} prior, "
         ax.set_title(f"{mode_title}width {width}", fontsize="medium")
         ax.grid(alpha=0.3)
-    for ax in panels.values():
-        ax.set_ylim(0.0, top)
+    for (mode, _), ax in panels.items():
+        ax.set_ylim(0.0, tops[mode])
     for mode in modes:
         panels[mode, widths[0]].set_ylabel("0-1 Gibbs risk: certificate or test error")
     seen: dict[str, Any] = {}
