@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 export OPENBLAS_NUM_THREADS ?= 1
 export OMP_NUM_THREADS ?= 1
 
-.PHONY: install sweep check test lint bench clean
+.PHONY: install sweep paper-sweep check test lint bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	python3 -m venv $(VENV)
@@ -23,6 +23,17 @@ install: $(STAMP)
 # sweep_out/; resumable (run it again after an interruption).
 sweep: $(STAMP)
 	$(VENV)/bin/lrbnn sweep --workers 2
+
+# Issue 17's map of where low rank certifies tighter (`lrbnn sweep --profile paper`, MNIST-1D and
+# digits; about 25 minutes each with two workers, resumable), then its committed artefacts:
+# figures/sweep_paper_<data>.csv (the results) and figures/sweep_paper_<data>_*.png/json/csv.
+paper-sweep: $(STAMP)
+	for d in mnist1d digits; do \
+	  $(VENV)/bin/lrbnn sweep --profile paper --dataset $$d --workers 2 --out sweep_paper_$$d && \
+	  cp sweep_paper_$$d/results.csv figures/sweep_paper_$$d.csv && \
+	  $(VENV)/bin/lrbnn figures --sweep sweep_paper_$$d --out figures --prefix sweep_paper_$${d}_ \
+	  || exit 1; \
+	done
 
 # Every claim check of CLAIMS.md (the spec, at the root; `lrbnn claims` lists it), written to
 # paper_checks.md.
@@ -48,6 +59,8 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_output_variance.py
 	$(PY) benchmarks/bench_gaussian_complexity.py
 	$(PY) benchmarks/bench_layers.py --threads 1 --sizes 1024 256 64
+	$(PY) benchmarks/bench_sequence.py
+	$(PY) benchmarks/bench_sweep_point.py
 	$(PY) benchmarks/bench_sweep_workers.py
 
 clean:

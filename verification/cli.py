@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -153,6 +154,12 @@ def _parser() -> argparse.ArgumentParser:
         help="draw the figures of the sweep in DIR (bound vs rank, complexity ratio, where low "
         "rank wins) from DIR/results.csv, instead of the theory figures",
     )
+    figures.add_argument(
+        "--prefix",
+        default=None,
+        help="with --sweep: what the file names start with (default: nothing in DIR/figures, "
+        "sweep_ in another folder; e.g. sweep_paper_mnist1d_ for the paper profile's figures)",
+    )
     figures.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     claims = sub.add_parser(
         "claims",
@@ -283,10 +290,20 @@ def _sweep(args: argparse.Namespace) -> int:
     return 0
 
 
+#: what ``lrbnn figures --prefix`` accepts: a plain file-name start
+_PREFIX = re.compile(r"[A-Za-z0-9._-]*")
+
+
 def _figures(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from verification.figures import make_figures
 
     sweep: Path | None = args.sweep
+    prefix: str | None = args.prefix
+    if prefix is not None and (sweep is None or not _PREFIX.fullmatch(prefix)):
+        parser.error(
+            "--prefix needs --sweep and letters, digits, '.', '-' or '_' only; got "
+            f"{prefix!r}" + ("" if sweep is not None else " without --sweep")
+        )
     if args.out is None:
         out: Path = Path("figures") if sweep is None else sweep / "figures"
     else:
@@ -306,7 +323,9 @@ def _figures(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     # command `--out DIR/figures` redraws); another folder gets sweep_*.png (the README's tracked
     # figures/sweep_*.png are redrawn only when --out figures says so)
     into = None if out.resolve() == (sweep / "figures").resolve() else out
-    for path in make_sweep_figures(sweep, into, prefix="" if into is None else "sweep_"):
+    if prefix is None:
+        prefix = "" if into is None else "sweep_"
+    for path in make_sweep_figures(sweep, into, prefix=prefix):
         print(f"wrote {path}")
     return 0
 

@@ -72,16 +72,34 @@ def save_png(fig: Any, path: str | Path, *, dpi: int) -> Path:
     return out
 
 
-#: Figures in ``figures/`` drawn from the default sweep's results (``make sweep``, then
-#: ``lrbnn figures --sweep sweep_out``): the README shows them. File name -> the command.
+#: Figures in ``figures/`` drawn from sweeps' results: the default sweep's (``make sweep``,
+#: then ``lrbnn figures --sweep sweep_out --out figures``) and the paper profile's (``make
+#: paper-sweep``: issue 17's map, one set per data set); the README shows them. File name -> the
+#: command that redraws it.
 SWEEP_FIGURES: dict[str, str] = {
-    name: "lrbnn figures --sweep sweep_out --out figures"
-    for name in ("sweep_bound_vs_rank.png", "sweep_complexity_ratio.png")
+    **{
+        f"sweep_{kind}.png": "lrbnn figures --sweep sweep_out --out figures"
+        for kind in ("bound_vs_rank", "complexity_ratio", "where_low_rank_wins")
+    },
+    **{
+        f"sweep_paper_{data}_{kind}.png": (
+            f"lrbnn figures --sweep sweep_paper_{data} --out figures --prefix sweep_paper_{data}_"
+        )
+        for data in ("mnist1d", "digits")
+        for kind in ("bound_vs_rank", "complexity_ratio", "where_low_rank_wins")
+    },
 }
 
-#: small CSVs in ``figures/`` that the README's tables show -> the command that writes them
+#: small CSVs in ``figures/`` that the README's tables and ``paper_checks.md`` show -> the command
+#: that writes them
 DATA_FILES: dict[str, str] = {
     "examples.csv": "python -m lrbnn_core.examples --csv figures/examples.csv",
+    "sweep_where_low_rank_wins.csv": "lrbnn figures --sweep sweep_out --out figures",
+    **{
+        name: "make paper-sweep"
+        for data in ("mnist1d", "digits")
+        for name in (f"sweep_paper_{data}.csv", f"sweep_paper_{data}_where_low_rank_wins.csv")
+    },
 }
 
 #: file name -> the figure's spec (call it with a path to draw it), gathered from the claim

@@ -309,13 +309,16 @@ def plot_complexity_ratio(rows: Sequence[dict[str, Any]], path: Path) -> Path | 
     return _save(fig, path)
 
 
-def _sidecar(png: Path, folder: Path, meta: dict[str, Any]) -> Path:
-    """The JSON next to a sweep figure: what redraws it, from which sweep, seeds, commit and
-    package versions (as the sweep recorded them); sorted keys, no time stamps."""
+def _sidecar(png: Path, folder: Path, meta: dict[str, Any], prefix: str | None) -> Path:
+    """The JSON next to a sweep figure: what redraws it (``prefix``: the ``--prefix`` it needs,
+    if any), from which sweep, seeds, commit and package versions (as the sweep recorded them);
+    sorted keys, no time stamps."""
+    option = "" if prefix is None else f" --prefix {shlex.quote(prefix)}"
     side = {
         "figure": png.name,
         "command": (
             f"lrbnn figures --sweep {shlex.quote(str(folder))} --out {shlex.quote(str(png.parent))}"
+            + option
         ),
         "sweep": str(folder),
         "seeds": meta.get("arguments", {}).get("seeds", meta.get("seeds")),
@@ -356,8 +359,10 @@ def make_sweep_figures(
     if heat is not None:
         pngs.append(heat)
     made: list[Path] = []
+    # the command line's default prefix for this folder (lrbnn figures) needs no option
+    option = None if prefix == ("" if into is None else "sweep_") else prefix
     for png in pngs:
-        made += [png, _sidecar(png, folder, meta)]
+        made += [png, _sidecar(png, folder, meta, option)]
     if into is not None and table:
         csv_path = figures / f"{prefix}{WHERE_LOW_RANK_WINS_CSV}"
         csv_path.write_bytes(answer_csv(table))
