@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 export OPENBLAS_NUM_THREADS ?= 1
 export OMP_NUM_THREADS ?= 1
 
-.PHONY: install sweep paper-sweep check test lint bench clean
+.PHONY: install sweep paper-sweep readme-assets check test lint bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	python3 -m venv $(VENV)
@@ -34,6 +34,17 @@ paper-sweep: $(STAMP)
 	  $(VENV)/bin/lrbnn figures --sweep sweep_paper_$$d --out figures --prefix sweep_paper_$${d}_ \
 	  || exit 1; \
 	done
+
+# Every artefact the README's numbers come from (verification/readme_numbers.py; a test compares
+# them): the default sweep's results and figures, the paper profile's, the examples, the claim
+# checks. About an hour on two cores; each step resumes or is quick to rerun.
+readme-assets: $(STAMP)
+	$(VENV)/bin/lrbnn sweep --workers 2
+	cp sweep_out/results.csv figures/sweep_results.csv
+	$(VENV)/bin/lrbnn figures --sweep sweep_out --out figures
+	$(MAKE) paper-sweep
+	$(PY) -m lrbnn_core.examples --csv figures/examples.csv
+	$(VENV)/bin/lrbnn check
 
 # Every claim check of CLAIMS.md (the spec, at the root; `lrbnn claims` lists it), written to
 # paper_checks.md.
