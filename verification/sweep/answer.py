@@ -234,7 +234,8 @@ def plot_where_low_rank_wins(
 ) -> Path | None:
     """Draw the heat map of ``difference_mean`` over prior mode (rows) x width (columns):
     diverging colours centred at 0 (blue: low rank tighter), each cell annotated with the
-    difference, the winning rank and the difference at matched test error (grey: no row);
+    difference, both certificates (low rank vs mean field), the winning rank and the difference
+    at matched test error (grey: no row);
     ``None`` for an empty table."""
     if not table:
         return None
@@ -263,6 +264,8 @@ def plot_where_low_rank_wins(
         matched = r["matched_difference_mean"]
         lines = [
             f"{r['difference_mean']:+.3g}",
+            # the levels: a difference between two vacuous certificates is no win
+            f"{r['best_low_rank_mean']:.3f} vs {r['mean_field_mean']:.3f}",
             f"rank {r['winning_rank']} ({r['winning_rank_seeds']}/{len(r['seeds'])} seeds)",
             "matched: none" if matched is None else f"matched: {matched:+.3g}",
         ]
