@@ -181,6 +181,16 @@ def layer_ranks(widths: Sequence[int], rank: int | Sequence[int]) -> tuple[int, 
     return tuple(int(r) for r in ranks)
 
 
+def relu_chain(layers: nn.ModuleList, x: Tensor) -> Tensor:
+    """``x`` through ``layers`` with a ReLU between consecutive ones (none after the last): the
+    forward pass of an MLP (:class:`MLP`, :class:`lrbnn_core.baselines.Rank1MLP`)."""
+    for i, layer in enumerate(layers):
+        x = layer(x)
+        if i < len(layers) - 1:
+            x = torch.relu(x)
+    return x
+
+
 class MLP(nn.Module):
     r"""An MLP whose linear layers are all of one ``kind``.
 
@@ -227,11 +237,7 @@ class MLP(nn.Module):
         )
 
     def forward(self, x: Tensor) -> Tensor:
-        for i, layer in enumerate(self.layers):
-            x = layer(x)
-            if i < len(self.layers) - 1:
-                x = torch.relu(x)
-        return x
+        return relu_chain(self.layers, x)
 
     def extra_repr(self) -> str:
         return f"widths={self.widths}, kind={self.kind.value}, ranks={self.ranks}"

@@ -46,7 +46,7 @@ from lrbnn_core.layers.blocks import (
     _numpy_rng,
     _warm_matrix,
 )
-from lrbnn_core.models import _check_widths
+from lrbnn_core.models import _check_widths, relu_chain
 from lrbnn_core.priors import GaussianPrior, Prior
 from theory.initialisation import InitTarget, target_variance
 
@@ -197,11 +197,7 @@ class Rank1MLP(nn.Module):
         )
 
     def forward(self, x: Tensor) -> Tensor:
-        for i, layer in enumerate(self.layers):
-            x = layer(x)
-            if i < len(self.layers) - 1:
-                x = torch.relu(x)
-        return x
+        return relu_chain(self.layers, x)
 
     def extra_repr(self) -> str:
         return f"widths={self.widths}, kind=rank1"
