@@ -38,6 +38,7 @@ import copy
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -54,6 +55,7 @@ from lrbnn_core.models import LayerKind, layer_kind
 from lrbnn_core.objectives import train_bound
 from lrbnn_core.priors import GaussianPrior
 from lrbnn_core.recipes import Arch, Recipe, recipe, validation_split
+from lrbnn_core.run_table import format_runs, write_runs_csv
 from lrbnn_core.threads import add_threads_argument, set_thread_limits
 from lrbnn_core.training import predict, train
 
@@ -438,24 +440,6 @@ def certify_grid(
     ]
 
 
-def format_runs(runs: Sequence[CertifiedRun]) -> str:
-    """A plain-text table: one line per grid point."""
-    head = (
-        f"{'family':<11}{'rank':>5}{'scale':>6}{'n':>6}{'KL':>9}{'MC risk':>9}{'McAllester':>11}"
-        f"{'kl-inv':>8}{'Catoni':>8}{'test Gibbs':>11}{'test pred.':>11}{'params':>9}"
-    )
-    lines = [head, "-" * len(head)]
-    for run in runs:
-        c = run.certificate
-        rank = "-" if run.rank is None else str(run.rank)
-        lines.append(
-            f"{run.family:<11}{rank:>5}{run.prior_scale:6.2g}{c.n:6d}{c.kl:9.2f}{c.mc_risk:9.3f}"
-            f"{c.mcallester:11.3f}{c.kl_inverse:8.3f}{c.catoni:8.3f}{run.test_gibbs_error:11.3f}"
-            f"{run.test_predictive_error:11.3f}{run.params:9,d}"
-        )
-    return "\n".join(lines)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Train and certify over a grid of ranks.")
     parser.add_argument("--dataset", default="mnist1d", choices=["mnist1d", "digits"])
@@ -467,6 +451,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--n-mc", type=int, default=2000)
     parser.add_argument("--mc-bound", default="kl", choices=list(MC_BOUNDS))
     parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--csv", type=Path, default=None, help="also write one line per run here")
     add_threads_argument(parser)
     args = parser.parse_args(argv)
     set_thread_limits(args.threads)
@@ -490,6 +475,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{cert.mc_delta}, {cert.n_mc} networks)"
     )
     print(format_runs(runs))
+    if args.csv is not None:
+        context = {"dataset": args.dataset, "arch": args.arch, "data_seed": args.data_seed,
+                   "seed": args.seed, "mc_bound": args.mc_bound}  # fmt: skip
+        print(f"wrote {write_runs_csv(runs, args.csv, context)}")
     return 0
 
 

@@ -45,6 +45,7 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -67,7 +68,6 @@ from lrbnn_core.certified_training import (
     CertifiedRun,
     GridSettings,
     _test_errors,
-    format_runs,
     posterior_parameters,
     split_for_prior,
     train_and_certify,
@@ -79,6 +79,7 @@ from lrbnn_core.models import MLP, LayerKind
 from lrbnn_core.objectives import Objective, bound_objective, bounded_cross_entropy
 from lrbnn_core.priors import GaussianPrior
 from lrbnn_core.recipes import recipe
+from lrbnn_core.run_table import format_runs, write_runs_csv
 from lrbnn_core.threads import add_threads_argument, set_thread_limits
 
 # the helper that restores training flags, sampling modes and generators, as train does
@@ -355,6 +356,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--mc-bound", default="kl", choices=list(MC_BOUNDS), help="for both")
     parser.add_argument("--no-ours", action="store_true", help="run PBB only")
     parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--csv", type=Path, default=None, help="also write one line per run here")
     add_threads_argument(parser)
     args = parser.parse_args(argv)
     set_thread_limits(args.threads)
@@ -387,6 +389,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     for run, s in zip(runs, seconds, strict=True):
         rank = "-" if run.rank is None else str(run.rank)
         print(f"{run.family:<11}{rank:>5}  penalty {run.certificate.penalty:.4f} nats  {s:7.1f} s")
+    if args.csv is not None:
+        context = {"dataset": args.dataset, "arch": "mlp", "data_seed": args.data_seed,
+                   "seed": args.seed, "mc_bound": args.mc_bound}  # fmt: skip
+        print(f"wrote {write_runs_csv(runs, args.csv, context)}")
     return 0
 
 
