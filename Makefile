@@ -37,13 +37,20 @@ paper-sweep: $(STAMP)
 
 # Every artefact the README's numbers come from (verification/readme_numbers.py; a test compares
 # them): the default sweep's results and figures, the paper profile's, the examples, the claim
-# checks. About an hour on two cores; each step resumes or is quick to rerun.
+# checks, the certificate runs (ours against PBB, the LSTM). About 1.5 hours on two cores.
 readme-assets: $(STAMP)
 	$(VENV)/bin/lrbnn sweep --workers 2
 	cp sweep_out/results.csv figures/sweep_results.csv
 	$(VENV)/bin/lrbnn figures --sweep sweep_out --out figures
 	$(MAKE) paper-sweep
 	$(PY) -m lrbnn_core.examples --csv figures/examples.csv
+	$(PY) -m lrbnn_core.pbb --dataset mnist1d --seed 0 --csv figures/certificates_pbb_mnist1d_s0.csv
+	$(PY) -m lrbnn_core.pbb --dataset mnist1d --seed 1 --csv figures/certificates_pbb_mnist1d_s1.csv
+	$(PY) -m lrbnn_core.pbb --dataset digits --data-seed 0 --seed 0 \
+	  --csv figures/certificates_pbb_digits_s0.csv
+	$(PY) -m lrbnn_core.pbb --dataset mnist1d --seed 0 --mc-bound bernstein \
+	  --csv figures/certificates_pbb_mnist1d_s0_bernstein.csv
+	$(PY) -m lrbnn_core.certified_training --arch lstm --ranks 8 32 --csv figures/certificates_lstm.csv
 	$(VENV)/bin/lrbnn check
 
 # Every claim check of CLAIMS.md (the spec, at the root; `lrbnn claims` lists it), written to

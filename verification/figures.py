@@ -97,6 +97,17 @@ DATA_FILES: dict[str, str] = {
     "sweep_where_low_rank_wins.csv": "lrbnn figures --sweep sweep_out --out figures",
     # the default sweep's results.csv, which the README quotes (verification.readme_numbers)
     "sweep_results.csv": "make readme-assets",
+    # the certificate runs the README's tables are read from (lrbnn_core.run_table, --csv)
+    **{
+        f"certificates_{name}.csv": "make readme-assets"
+        for name in (
+            "pbb_mnist1d_s0",
+            "pbb_mnist1d_s1",
+            "pbb_digits_s0",
+            "pbb_mnist1d_s0_bernstein",
+            "lstm",
+        )
+    },
     **{
         name: "make paper-sweep"
         for data in ("mnist1d", "digits")

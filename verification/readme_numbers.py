@@ -13,11 +13,20 @@ from __future__ import annotations
 
 import csv
 import math
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from verification.readme_text import (
+    ROW_SECTIONS,
+    ROWS_ARTEFACT,
+    claim_rows,
+    decimals,
+    normalise,
+    sections,
+    untraced,
+)
 
 __all__ = [
     "BLOCKS",
@@ -228,10 +237,106 @@ def _examples_prose(root: Path) -> list[str]:
     ]
 
 
+_CERTS = "figures/certificates_{}.csv"
+_CERT_HEADING = "Certificates for trained models"
+#: the PBB comparison's runs (``python -m lrbnn_core.pbb ... --csv``), by table label
+_PBB_RUNS = {
+    "MNIST-1D, seed 0": "pbb_mnist1d_s0",
+    "MNIST-1D, seed 1": "pbb_mnist1d_s1",
+    "digits, seed 0": "pbb_digits_s0",
+}
+
+
+def _runs(root: Path, name: str) -> list[dict[str, str]]:
+    from lrbnn_core.run_table import read_runs_csv
+
+    return read_runs_csv(root / _CERTS.format(name))
+
+
+def _recipe(r: dict[str, str]) -> str:
+    if r["family"] == "pbb":
+        return f"PBB, sigma = {float(r['prior_scale']):g}"
+    return "ours, mean-field" if r["family"] == "mean_field" else f"ours, low rank r = {r['rank']}"
+
+
+def _bold_best(rows: list[dict[str, str]]) -> list[str]:
+    best = min(float(r["kl_inverse"]) for r in rows)
+    return [
+        f"**{_f(r['kl_inverse'], 3)}**"
+        if float(r["kl_inverse"]) == best
+        else _f(r["kl_inverse"], 3)
+        for r in rows
+    ]
+
+
+def pbb_table(root: Path) -> str:
+    """The README's table of ours against PBB, from the ``pbb --csv`` runs."""
+    lines = [
+        "| dataset, seed | recipe | kl-inverse certificate | test Gibbs error | KL (nats) |",
+        "|---|---|---|---|---|",
+    ]
+    for label, name in _PBB_RUNS.items():
+        rows = _runs(root, name)
+        for r, cert in zip(rows, _bold_best(rows), strict=True):
+            gibbs, kl = _f(r["test_gibbs_error"], 3), _f(r["kl"], 2)
+            lines.append(f"| {label} | {_recipe(r)} | {cert} | {gibbs} | {kl} |")
+    return "\n".join(lines)
+
+
+def lstm_table(root: Path) -> str:
+    """The README's LSTM certificates, from the ``certified_training --arch lstm --csv`` run."""
+    rows = _runs(root, "lstm")
+    lines = [
+        "| model | kl-inverse certificate | test Gibbs error | KL (nats) | params |",
+        "|---|---|---|---|---|",
+    ]
+    for r, cert in zip(rows, _bold_best(rows), strict=True):
+        model = _recipe(r).removeprefix("ours, ")
+        lines.append(
+            f"| {model} | {cert} | {_f(r['test_gibbs_error'], 3)} | {_f(r['kl'], 1)} | "
+            f"{int(r['params']):,} |"
+        )
+    return "\n".join(lines)
+
+
+def _best_minus_pbb(root: Path) -> list[str]:
+    out = []
+    for name in _PBB_RUNS.values():
+        rows = _runs(root, name)
+        pbb = min(float(r["kl_inverse"]) for r in rows if r["family"] == "pbb")
+        ours = min(float(r["kl_inverse"]) for r in rows if r["family"] != "pbb")
+        out.append(_signed(ours - pbb, 3))
+    return out
+
+
+def _bernstein(root: Path) -> list[str]:
+    kl, bern = _runs(root, "pbb_mnist1d_s0"), _runs(root, "pbb_mnist1d_s0_bernstein")
+    pairs = []
+    for key in (("pbb", ""), ("low_rank", "64"), ("mean_field", "")):
+        a, b = (next(r for r in rows if (r["family"], r["rank"]) == key) for rows in (kl, bern))
+        pairs += [_f(a["kl_inverse"], 3), _f(b["kl_inverse"], 3)]
+    return pairs
+
+
+def _lstm_prose(root: Path) -> list[str]:
+    rows = {(r["family"], r["rank"]): r for r in _runs(root, "lstm")}
+    mf, r32 = rows["mean_field", ""], rows["low_rank", "32"]
+    share = 100 * int(r32["params"]) / int(mf["params"])
+    return [
+        _f(mf["kl_inverse"], 3),
+        _f(mf["test_gibbs_error"], 3),
+        _f(r32["kl_inverse"], 3),
+        _f(r32["test_gibbs_error"], 3),
+        f"{share:.0f}",
+    ]
+
+
 #: README blocks printed by a command from a committed artefact: (section, artefact, what the
 #: command prints), compared line for line by the test
 BLOCKS: tuple[tuple[str, str, Callable[[Path], str]], ...] = (
     (_MODELS_HEADING, _EXAMPLES, examples_table),
+    (_CERT_HEADING, "figures/certificates_pbb_*.csv", pbb_table),
+    (_CERT_HEADING, _CERTS.format("lstm"), lstm_table),
 )
 
 QUOTES: tuple[Quote, ...] = (
@@ -305,6 +410,26 @@ QUOTES: tuple[Quote, ...] = (
         _examples_prose,
     ),
     Quote(
+        _CERT_HEADING,
+        "Our tightest certificate minus PBB's: {} on MNIST-1D at seed 0, {} at seed 1, {} on "
+        "digits",
+        "figures/certificates_pbb_*.csv",
+        _best_minus_pbb,
+    ),
+    Quote(
+        _CERT_HEADING,
+        "PBB {} -> {}, ours low rank r = 64 {} -> {}, mean-field {} -> {}",
+        "figures/certificates_pbb_mnist1d_s0.csv and _bernstein.csv",
+        _bernstein,
+    ),
+    Quote(
+        _CERT_HEADING,
+        "the mean-field LSTM certifies {} at a test Gibbs error of {}, low rank r = 32 {} at {} "
+        "with {} % of its parameters",
+        _CERTS.format("lstm"),
+        _lstm_prose,
+    ),
+    Quote(
         _QUICK_HEADING,
         "The measured complexity ratio sqrt(KL_LR / KL_MF) lies above the predicted "
         "sqrt(r(m+n)/(mn)) at every rank, by {}x to {}x",
@@ -314,89 +439,20 @@ QUOTES: tuple[Quote, ...] = (
 )
 
 #: Sections whose every decimal number must come from a quote or be a setting.
-COVERED: tuple[str, ...] = (_ANSWER_HEADING,)
+COVERED: tuple[str, ...] = (_ANSWER_HEADING, _CERT_HEADING)
 
 #: Sections whose numbers still wait for a committed artefact, and why (issue 19, open).
 PENDING: dict[str, str] = {
     _QUICK_HEADING: "the workers benchmark's 0.57 (benchmarks/bench_sweep_workers.py writes no "
     "file yet) beside the sweep's quoted numbers and its settings",
     "Using the theory": "kl-inverse timings (benchmarks/bench_kl_inverse.py writes no file yet)",
-    "Models (`lrbnn_core`)": "benchmark timings; the examples' prose beside figures/examples.csv",
-    "Certificates for trained models": "certified_training and pbb runs write no file yet",
+    "Models (`lrbnn_core`)": "benchmark timings (bench_layers, bench_sweep_point and "
+    "bench_sequence write no file yet) beside the examples' table and prose, which are quoted",
 }
 
 #: Decimal numbers of covered sections that are settings (chosen, not measured), per section.
 SETTINGS: dict[str, frozenset[str]] = {
     _ANSWER_HEADING: frozenset({"0.95", "0.01", "0.03", "0.1"}),
+    # PBB's dropout and prior stds, our ELBO's KL weight, the confidence
+    _CERT_HEADING: frozenset({"0.2", "0.05", "0.01", "0.03", "0.1", "0.95"}),
 }
-
-#: a decimal number as written (``0.503``, ``-0.035``, ``+0.008``, ``0.977x``), not part of a word,
-#: a version (``1.2.3``) or a thousands group (``1,437``)
-_DECIMAL = re.compile(r"(?<![\w.])[-+]?\d+\.\d+(?![^\Wx]|\.\d)")
-_FENCE = re.compile(r"^```.*?^```", re.S | re.M)
-
-
-def normalise(text: str) -> str:
-    """``text`` with every run of white space one space (the README wraps its lines)."""
-    return " ".join(text.split())
-
-
-def sections(readme: str) -> dict[str, str]:
-    """The README's ``##`` sections by heading text (fenced code removed)."""
-    out: dict[str, str] = {}
-    heading = ""
-    for line in _FENCE.sub("", readme).splitlines():
-        if line.startswith("## "):
-            heading = line[3:].strip()
-            out[heading] = ""
-        else:
-            out[heading] = out.get(heading, "") + line + "\n"
-    return out
-
-
-#: Sections whose numbers come from ``paper_checks.md``: each bullet's (paragraph's) decimal
-#: numbers must be, to the places written, numbers of the rows of the claims it names in bold
-#: (every row's if it names none); :func:`untraced` finds those that are not.
-ROW_SECTIONS: tuple[str, ...] = ("What the checks found so far", "Statistical checks")
-ROWS_ARTEFACT = "paper_checks.md"
-
-_BOLD_ID = re.compile(r"\*\*([A-Z][A-Za-z0-9.]*?)\.?[*\s:]")
-_ROW = re.compile(r"^\| ([A-Z][A-Za-z0-9.]*) \|(.*)$", re.M)
-
-
-def claim_rows(paper_checks: str) -> dict[str, str]:
-    """The text of every claim row of ``paper_checks.md``, by claim id."""
-    return {m.group(1): m.group(2) for m in _ROW.finditer(paper_checks)}
-
-
-def _paragraphs(text: str) -> list[str]:
-    """Bullets (a ``- `` line and its indented continuation) and plain paragraphs."""
-    parts: list[str] = []
-    for line in text.splitlines():
-        if line.startswith("- ") or (not line.strip()) or not parts:
-            parts.append(line)
-        else:
-            parts[-1] += "\n" + line
-    return [p for p in parts if p.strip()]
-
-
-def _same(written: str, measured: str) -> bool:
-    """Whether ``measured`` rounds to ``written`` at its number of decimal places."""
-    places = len(written.split(".")[1].rstrip("x"))
-    value = written.rstrip("x").lstrip("+")
-    return f"{float(measured.rstrip('x')):.{places}f}" in (value, value.replace("-", ""))
-
-
-def untraced(section: str, rows: dict[str, str]) -> list[str]:
-    """The decimal numbers of ``section`` (README text) found in no row its paragraph names."""
-    missing = []
-    for para in _paragraphs(section):
-        ids = [i for i in _BOLD_ID.findall(para) if i in rows] or list(rows)
-        pool = [n for i in ids for n in decimals(rows[i])]
-        missing += [d for d in decimals(para) if not any(_same(d, n) for n in pool)]
-    return missing
-
-
-def decimals(text: str) -> list[str]:
-    """The decimal numbers written in ``text`` (``0.503``, ``-0.035``, ``+0.008``)."""
-    return _DECIMAL.findall(text)
