@@ -13,6 +13,7 @@ import time
 
 import mpmath as mp
 import numpy as np
+from _results import write_result  # type: ignore[import-not-found]
 from scipy.optimize import brentq
 
 from theory.pac_bayes.kl_inverse import kl_inv_upper
@@ -41,6 +42,7 @@ def main() -> None:
     parser.add_argument("--n-scalar", type=int, default=2000, help="points for the brentq loop")
     parser.add_argument("--n-check", type=int, default=200, help="points checked against mpmath")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--json", default=None, help="also write the numbers here (a JSON file)")
     args = parser.parse_args()
 
     rng = np.random.default_rng(20261126)
@@ -80,6 +82,16 @@ def main() -> None:
         f"max |error| vs mpmath on {len(check)} points: vectorised {err_vec:.2e} "
         f"(below truth: {below_vec}), brentq {err_brent:.2e} (below truth: {below_brent})"
     )
+    if args.json is not None:
+        values = {
+            "points": args.n,
+            "vectorised_ns_per_element": per_vec * 1e9,
+            "brentq_ns_per_element": per_brent * 1e9,
+            "speedup": per_brent / per_vec,
+            "max_error_vectorised": err_vec,
+            "below_truth_vectorised": int(below_vec),
+        }
+        print(f"wrote {write_result(args.json, 'bench_kl_inverse', values)}")
 
 
 if __name__ == "__main__":
