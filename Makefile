@@ -77,7 +77,8 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_kl_inverse.py --json benchmarks/results/bench_kl_inverse.json
 	$(PY) benchmarks/bench_output_variance.py
 	$(PY) benchmarks/bench_gaussian_complexity.py
-	$(PY) benchmarks/bench_layers.py --threads 1 --sizes 1024 256 64
+	$(PY) benchmarks/bench_layers.py --threads 1 --sizes 1024 256 64 \
+	  --json benchmarks/results/bench_layers.json
 	$(PY) benchmarks/bench_sequence.py
 	$(PY) benchmarks/bench_sweep_point.py
 	$(PY) benchmarks/bench_sweep_workers.py

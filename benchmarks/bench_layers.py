@@ -47,6 +47,7 @@ from contextlib import contextmanager
 os.environ.setdefault("KINETO_LOG_LEVEL", "5")
 
 import torch
+from _results import write_result  # type: ignore[import-not-found]
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
@@ -175,16 +176,24 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=30)
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--json", default=None, help="also write the numbers here (a JSON file)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     peer = peer_installed()
     if not peer:
         print("bayesian-torch is not installed (pip install --no-deps bayesian-torch): no peer")
-    for size in args.sizes:
-        bench_size(size, args, peer)
+    results = {str(size): bench_size(size, args, peer) for size in args.sizes}
+    if args.json is not None:
+        values = {
+            "device": args.device,
+            "threads": args.threads,
+            "batch": args.batch,
+            "sizes": results,
+        }
+        print(f"wrote {write_result(args.json, 'bench_layers', values)}")
 
 
-def bench_size(size: int, args: argparse.Namespace, peer: bool) -> None:
+def bench_size(size: int, args: argparse.Namespace, peer: bool) -> dict[str, dict[str, float]]:
     dev = args.device
     cuda = dev.startswith("cuda")
     names = layer_names(args.ranks, size, peer)
@@ -257,6 +266,16 @@ def bench_size(size: int, args: argparse.Namespace, peer: bool) -> None:
             f"{params[mf] / params[r16]:.1f}x fewer parameters, {ops[r16]} operators per step"
             f"{versus_peer}; FLOP ratio to nn.Linear {flops[lin] / flops[r16]:.1f}x (the limit)"
         )
+    return {
+        name: {
+            "ms": med[name] * 1e3,
+            "gflop": flops[name] / 1e9,
+            "params": params[name],
+            "ops": ops[name],
+            "peak_mib": memory[name],
+        }
+        for name in names
+    }
 
 
 if __name__ == "__main__":
