@@ -46,8 +46,9 @@ split :math:`K` ways: :math:`K` Monte Carlo events, one per posterior.)
 
 References
 ----------
-``CLAIMS.md`` section 5 (the kl-inverse certificate), claims D2, T3.8; ``PAPER.md`` section 1.2
-(the prior) and section 5 (the scale mixture's closed-form bound). G. K. Dziugaite, D. M. Roy,
+``CLAIMS.md`` section 5 (the kl-inverse certificate), claims D2, T3.8; the paper's model section
+(the prior) and Sec. 3.4 / App. D (the scale mixture's closed-form bound, ours).
+G. K. Dziugaite, D. M. Roy,
 "Computing nonvacuous generalization bounds for deep (stochastic) neural networks with many
 more parameters than training data", UAI 2017 (a prior at the random initialisation).
 """
@@ -122,7 +123,7 @@ INIT_STDS: tuple[float, ...] = (0.01, 0.03, 0.1)
 #: Glorot product at ranks 1-32, widths 40-1024): a std below 0.1 prices every entry at tens of
 #: nats, so the grid sits at the weights' own scale.
 ZERO_STDS: tuple[float, ...] = (0.1, 0.3, 1.0)
-#: The paper's prior (``PAPER.md`` section 1.2: :math:`\pi = 0.5`, :math:`\sigma_1 = 1`,
+#: The paper's prior (its model section: :math:`\pi = 0.5`, :math:`\sigma_1 = 1`,
 #: :math:`\sigma_2 = e^{-6}` read as a standard deviation, as Blundell et al. and the paper's
 #: MNIST appendix).
 MIXTURE = ScaleMixturePrior(0.5, 1.0, math.exp(-6.0))

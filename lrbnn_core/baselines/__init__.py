@@ -9,7 +9,7 @@ apply to every family.
 * :mod:`~lrbnn_core.baselines.lr_svd`: LR-SVD, a low-rank Bayesian MLP warm-started from the
   truncated SVD of a trained deterministic MLP (:func:`lr_svd_mlp`).
 
-References: ``CLAIMS.md`` X1-X6; ``PAPER.md`` section 10 (the tables these families appear in).
+References: ``CLAIMS.md`` X1-X6; the paper's Tables 1 to 3 and App. I (where these families appear).
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ returns the members' predictions stacked as ``(M, N, C)``, the layout of
 members' average, the mutual information their disagreement). Its parameter count is
 :math:`M` times a member's.
 
-References: ``CLAIMS.md`` X2 and X5; ``PAPER.md`` section 10 ("Deep Ens. (5)").
+References: ``CLAIMS.md`` X2 and X5; the paper's Tables 1 to 3 ("Deep Ens. (5)").
 """
 
 from __future__ import annotations

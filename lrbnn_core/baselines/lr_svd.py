@@ -15,7 +15,7 @@ are the trained biases, and the posterior stds are those of a fresh low-rank lay
 :math:`\eta (s_W^2/r_i)^{1/4}` (App. F, claim F2): small against the means for small
 :math:`\eta`.
 
-References: ``PAPER.md`` section 10 (the "LR-SVD" rows); claims F2, C3.
+References: the paper's Tables 1 to 3 (the "LR-SVD" rows); claims F2, C3.
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ monthly ocean temperature with a 12-step seasonal period and strongly autocorrel
 windows have a 52-step period. The linear AR(L) predictor fitted on the training windows has a
 test MSE of about 0.86 and an OOD MSE of about 3.1 (standardised units, L = 24).
 
-References: ``CLAIMS.md`` X3/X4; ``PAPER.md`` section 10 (Beijing PM2.5, Guangzhou as OOD).
+References: ``CLAIMS.md`` X3/X4; the paper's Table 2 (Beijing PM2.5, Guangzhou as OOD).
 """
 
 from __future__ import annotations

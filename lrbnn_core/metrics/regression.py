@@ -33,7 +33,7 @@ Conventions:
 
 Bad input raises ``ValueError`` or ``TypeError`` naming the argument; nothing returns NaN.
 
-References: ``CLAIMS.md`` X3, X4; ``PAPER.md`` section 10 (Beijing PM2.5, Table 2).
+References: ``CLAIMS.md`` X3, X4; the paper's Table 2 (Beijing PM2.5).
 """
 
 from __future__ import annotations

@@ -39,7 +39,8 @@ def test_deterministic_lstm_against_torch_nn_lstm() -> None:
 @pytest.mark.claim("P5")
 def test_stated_low_rank_count_by_hand_and_on_make_lstm() -> None:
     """P5: stacked gates, bias on x_to_gates (Bayesian), rank-1 Bayesian head: 43,304 (the
-    'about 43.3K' of PAPER.md), by hand, by formula, on make_linear and on make_lstm."""
+    'about 43.3K' of our reading of App. G), by hand, by formula,
+    on make_linear and on make_lstm."""
     factors = 14 * (256 + 15) + 20 * (256 + 64) + 14 * (256 + 64) + 20 * (256 + 64)
     by_hand = 2 * factors + 2 * 512 + 2 * (1 + 64) + 2
     specs = lc.lstm_specs(Linear.LOW_RANK, lc.Gates.STACKED)

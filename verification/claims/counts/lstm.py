@@ -1,15 +1,15 @@
 r"""Check of claim P5: the PM2.5 LSTM sizes of the paper's Table 2, rebuilt from App. G.
 
-The architecture (App. G, PAPER.md section 1.5): two LSTM layers, :math:`H = 64`, 15 input
-features; ``x_to_gates`` has a bias, ``h_to_gates`` none; a low-rank output head of rank 1; ranks
-"14 for the first layer and 20 for the second" (main text) or ":math:`r_{ih} = 14, r_{hh} = 20`"
-(appendix). What the paper does not state is enumerated (:func:`conventions`): the four gates
+The architecture (the paper's App. G and its bias convention): two LSTM layers, :math:`H = 64`, 15
+input features; ``x_to_gates`` has a bias, ``h_to_gates`` none; a low-rank output head of rank 1;
+ranks "14 for the first layer and 20 for the second" (main text) or ":math:`r_{ih} = 14, r_{hh} =
+20`" (appendix). What the paper does not state is enumerated (:func:`conventions`): the four gates
 stacked in one :math:`4H \times d` matrix or held as four :math:`H \times d` matrices; the two rank
 readings; a bias on ``x_to_gates`` only or on both maps (PyTorch); Bayesian or deterministic
 biases; the head rank-1 Bayesian, dense Bayesian, dense deterministic or absent; 2 numbers (mean
-and scale) or 1 per stochastic scalar; 1 to 5 members for the rank-1 baseline. Every count is
-made twice (:mod:`verification.claims.counts.specs`) and, where :func:`lrbnn_core.make_lstm` can
-express the convention (stacked gates, one bias), a third time on the real LSTM modules.
+and scale) or 1 per stochastic scalar; 1 to 5 members for the rank-1 baseline. Every count is made
+twice (:mod:`verification.claims.counts.specs`) and, where :func:`lrbnn_core.make_lstm` can express
+the convention (stacked gates, one bias), a third time on the real LSTM modules.
 
 References: claim P5 of ``CLAIMS.md``.
 """

@@ -1,10 +1,11 @@
 r"""Check of claim P4: the model sizes the paper reports beyond P3, under every stated convention.
 
-Numbers (PAPER.md sections 1.5, 1.6 and 10): the MIMIC MLP 44-128-128-1 at r = 15 (13,610 low
-rank, 44,802 mean-field, 22,401 deterministic, 112,005 for 5 members, 23.3k rank-1), the toy
-regression MLP 1-100-100-1 (7,202 with the hidden layer at r = 16, 20,802 full rank), the MNIST
-rank-1 model (2,406,398), the SWAG sizes (:mod:`verification.claims.counts.swag`) and the "70% /
-88% fewer" of MIMIC low rank against mean-field and against the ensemble.
+Numbers (the paper's bias convention, Table 5 in App. A and Tables 1 to 3): the MIMIC MLP
+44-128-128-1 at r = 15 (13,610 low rank, 44,802 mean-field, 22,401 deterministic, 112,005 for 5
+members, 23.3k rank-1), the toy regression MLP 1-100-100-1 (7,202 with the hidden layer at r = 16,
+20,802 full rank), the MNIST rank-1 model (2,406,398), the SWAG sizes
+(:mod:`verification.claims.counts.swag`) and the "70% / 88% fewer" of MIMIC low rank against
+mean-field and against the ensemble.
 
 The paper states neither how biases are held nor what the rank of a layer with one input or one
 output is, so every choice is enumerated: biases Bayesian (mean and scale), deterministic or

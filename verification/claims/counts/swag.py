@@ -9,11 +9,12 @@ itself. So a SWAG model holds
 
 (mean + deviations; mean + diagonal + deviations; the network + mean + diagonal + deviations).
 :math:`d` is rebuilt for each task: the MIMIC MLP and the PM2.5 LSTM under every deterministic
-convention of :mod:`verification.claims.counts.reported` and :mod:`verification.claims.counts.lstm`,
-and the SST-2 Transformer (PAPER.md section 10: 4 pre-norm blocks, :math:`d_{model} = 256`,
-4 heads, :math:`d_{ff} = 512`, BERT vocabulary 30,522, length 64) under the conventions the paper
-leaves open (positions learned or fixed, a final LayerNorm or not, 2 logits or 1). Each
-:math:`d` is counted by formula and on :mod:`lrbnn_core` modules.
+convention of :mod:`verification.claims.counts.reported` and
+:mod:`verification.claims.counts.lstm`, and the SST-2 Transformer (the paper's experiments, Table
+3: 4 pre-norm blocks, :math:`d_{model} = 256`, 4 heads, :math:`d_{ff} = 512`, BERT vocabulary
+30,522, length 64) under the conventions the paper leaves open (positions learned or fixed, a final
+LayerNorm or not, 2 logits or 1). Each :math:`d` is counted by formula and on :mod:`lrbnn_core`
+modules.
 
 References: claim P4 of ``CLAIMS.md``.
 """
@@ -47,7 +48,7 @@ SWAG_LAYOUTS: dict[int, str] = {
     2: "mean + diagonal + K deviations",
     3: "network + mean + diagonal + K deviations",
 }
-#: The SWAG sizes of PAPER.md section 10 (two decimals in thousands or millions).
+#: The SWAG sizes of the paper's Tables 1 to 3 (two decimals in thousands or millions).
 _PAPER_SWAG = {
     "mimic": Printed("470.42K", Fraction("470.42"), 10**3, 2),
     "pm25": Printed("1.18M", Fraction("1.18"), 10**6, 2),
@@ -55,7 +56,7 @@ _PAPER_SWAG = {
 }
 #: The K searched: every K from 1 to this.
 _K_MAX = 100
-#: SST-2 Transformer of PAPER.md section 10.
+#: SST-2 Transformer of the paper's Table 3.
 SST2_ARCH = {"vocab": 30_522, "d_model": 256, "heads": 4, "d_ff": 512, "layers": 4, "max_len": 64}
 #: The paper's own deterministic SST-2 size (matched profiling), to two decimals in millions.
 SST2_BASELINE = Printed("9.92M", Fraction("9.92"), 10**6, 2)

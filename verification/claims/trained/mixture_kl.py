@@ -22,7 +22,7 @@ off the real axis, several panel widths) are resolved. The truncation error is b
 difference from the rule with half the panels (:func:`scale_mixture_kl_with_error`), an estimate of
 the coarser rule's error.
 
-References: claims T3.8p and D3 of ``CLAIMS.md``; the prior in ``PAPER.md`` section 1.2.
+References: claims T3.8p and D3 of ``CLAIMS.md``; the prior in the paper's model section (Sec. 2).
 """
 
 from __future__ import annotations

@@ -24,8 +24,8 @@ the effect; the band is symmetric in log scale (C_LR too small is as much a fail
 too large, though it errs in the paper's favour); and the premise must carry both readings of C,
 the theorem's :math:`C_{max}` and the certificate's :math:`\bar C`.
 
-References: claims T3.8p, T3.8, T3.8c and D3 of ``CLAIMS.md``; ``PAPER.md`` section 5 ("Where
-sqrt(r(m+n)) comes from") and section 1.2 (the prior).
+References: claims T3.8p, T3.8, T3.8c and D3 of ``CLAIMS.md``; the paper's Sec. 3.4
+and App. D (where sqrt(r(m+n)) comes from) and its model section (the prior).
 """
 
 from __future__ import annotations
