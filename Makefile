@@ -81,7 +81,7 @@ bench: $(STAMP)
 	  --json benchmarks/results/bench_layers.json
 	$(PY) benchmarks/bench_sequence.py
 	$(PY) benchmarks/bench_sweep_point.py
-	$(PY) benchmarks/bench_sweep_workers.py
+	$(PY) benchmarks/bench_sweep_workers.py --json benchmarks/results/bench_sweep_workers.json
 
 clean:
 	rm -rf $(VENV)

@@ -19,6 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _results import write_result  # type: ignore[import-not-found]
+
 #: the small fixed grid (the quick profile, as the default sweep)
 SMALL_GRID = ["--ranks", "1", "4", "16", "--widths", "64", "--seeds", "0", "1"]
 
@@ -37,6 +39,7 @@ def main() -> None:
     parser.add_argument(
         "--default-grid", action="store_true", help="time the default sweep (28 points)"
     )
+    parser.add_argument("--json", default=None, help="also write the numbers here (a JSON file)")
     args = parser.parse_args()
     grid = [] if args.default_grid else SMALL_GRID
     label = "default grid" if args.default_grid else " ".join(SMALL_GRID)
@@ -53,6 +56,9 @@ def main() -> None:
     print(f"  results.csv byte-identical: {same}")
     if not same:
         raise SystemExit("the two runs gave different results.csv")
+    if args.json is not None:
+        values = {"grid": label, "workers_1_s": one, "workers_2_s": two, "ratio": two / one}
+        print(f"wrote {write_result(args.json, 'bench_sweep_workers', values)}")
 
 
 if __name__ == "__main__":

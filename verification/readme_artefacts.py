@@ -18,6 +18,7 @@ __all__ = [
     "PAPER",
     "SWEEP",
     "SWEEP_ANSWER",
+    "WORKERS_BENCH",
     "bernstein",
     "best_minus_pbb",
     "default_answer",
@@ -35,6 +36,7 @@ __all__ = [
     "paper_mnist1d",
     "pbb_table",
     "premise",
+    "workers_bench",
 ]
 
 
@@ -335,3 +337,12 @@ def layer_bench(root: Path) -> list[str]:
         str(int(r16["ops"])),
         str(int(lin["ops"])),
     ]
+
+
+WORKERS_BENCH = "benchmarks/results/bench_sweep_workers.json"
+
+
+def workers_bench(root: Path) -> list[str]:
+    """The ratio of two workers' to one worker's wall time (``bench_sweep_workers --json``)."""
+    values = json.loads((root / WORKERS_BENCH).read_text(encoding="utf-8"))["values"]
+    return [_f(values["ratio"], 2)]
