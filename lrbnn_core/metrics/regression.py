@@ -47,7 +47,7 @@ import torch
 from torch import Tensor
 
 from lrbnn_core._validation import check_real, parse_enum
-from lrbnn_core.metrics.validation import ArrayLike, _as_tensor, _index
+from lrbnn_core.metrics.validation import ArrayLike, _as_tensor, _require_finite
 
 __all__ = [
     "DEFAULT_LEVELS",
@@ -85,10 +85,7 @@ def _check_outputs(x: Any, name: str) -> Tensor:
             f"`{name}` must have shape (S, N, D) or (N, D) with S, N, D >= 1; got {tuple(t.shape)}"
         )
     f = t.to(torch.float64)
-    bad = ~torch.isfinite(f)
-    if bad.any():
-        i = _index(bad)
-        raise ValueError(f"`{name}` must be finite; got {f[i].item()} at index {i}")
+    _require_finite(f, name)
     return f if f.dim() == 3 else f.unsqueeze(0)
 
 
@@ -100,10 +97,7 @@ def _check_targets(x: Any, outputs: Tensor, name: str = "targets") -> Tensor:
     if tuple(t.shape) != shape:
         raise ValueError(f"`{name}` must have shape (N, D) = {shape}; got {tuple(t.shape)}")
     y = t.to(torch.float64)
-    bad = ~torch.isfinite(y)
-    if bad.any():
-        i = _index(bad)
-        raise ValueError(f"`{name}` must be finite; got {y[i].item()} at index {i}")
+    _require_finite(y, name)
     return y
 
 

@@ -43,6 +43,16 @@ def _sum_tolerance(dtype: torch.dtype, n_classes: int) -> float:
     return PROB_SUM_ULPS * n_classes * eps
 
 
+def _require_finite(t: Tensor, name: str) -> Tensor:
+    """``t`` unchanged if every entry is finite, else a ``ValueError`` naming ``name``, the first
+    bad value and its index."""
+    bad = ~torch.isfinite(t)
+    if bad.any():
+        i = _index(bad)
+        raise ValueError(f"`{name}` must be finite; got {t[i].item()} at index {i}")
+    return t
+
+
 def _check_probs(x: Any, name: str, *, need_samples: bool = False) -> Tensor:
     """``x`` as float64 ``(S, N, C)`` probabilities (a ``(N, C)`` input gets ``S = 1``)."""
     t = _as_tensor(x, name)
@@ -56,10 +66,7 @@ def _check_probs(x: Any, name: str, *, need_samples: bool = False) -> Tensor:
         )
     tol = _sum_tolerance(t.dtype, t.shape[-1])
     p = t.to(torch.float64)
-    bad = ~torch.isfinite(p)
-    if bad.any():
-        i = _index(bad)
-        raise ValueError(f"`{name}` must be finite; got {p[i].item()} at index {i}")
+    _require_finite(p, name)
     bad = p < 0
     if bad.any():
         i = _index(bad)
@@ -138,9 +145,6 @@ def _check_scores(x: Any, name: str) -> NDArray[np.float64]:
     if t.dim() != 1 or t.shape[0] == 0:
         raise ValueError(f"`{name}` must be a non-empty 1-D array; got shape {tuple(t.shape)}")
     s = t.to(torch.float64)
-    bad = ~torch.isfinite(s)
-    if bad.any():
-        i = _index(bad)
-        raise ValueError(f"`{name}` must be finite; got {s[i].item()} at index {i}")
+    _require_finite(s, name)
     out: NDArray[np.float64] = s.cpu().numpy()
     return out

@@ -4,8 +4,11 @@ torch.distributions, and the toolkit's machinery (model_kl, set_prior, set_sampl
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import torch
+from torch import Tensor
 from torch.distributions import Normal, kl_divergence
 
 from lrbnn_core.base import (
@@ -62,16 +65,27 @@ def _twin_dense(
     return torch.stack(rows)
 
 
-def test_rank1_shared_matches_dense_twin() -> None:
-    layer = _layer("shared")
+def _output_and_noise(
+    mode: str, seed: int, *, r_first: bool = False
+) -> tuple[Any, Tensor, Tensor, Tensor, Tensor]:
+    """A layer in ``mode``, inputs, its output, and the noise of ``s`` and ``r`` redrawn from the
+    same generator state (``r_first``: in the wrong order, the mutant), one row per example."""
+    layer = _layer(mode)
     x = torch.randn(4, 5, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
-    gen = torch.Generator().manual_seed(7)
+    gen = torch.Generator().manual_seed(seed)
     layer.generator = gen
     state = gen.get_state()
     y = layer(x).detach()
     gen.set_state(state)
-    eps_s = torch.randn(5, generator=gen, dtype=torch.float64).expand(4, 5)
-    eps_r = torch.randn(3, generator=gen, dtype=torch.float64).expand(4, 3)
+    rows = 1 if mode == "shared" else 4
+    draws = {}
+    for name, size in (("r", 3), ("s", 5)) if r_first else (("s", 5), ("r", 3)):
+        draws[name] = torch.randn(rows, size, generator=gen, dtype=torch.float64).expand(4, size)
+    return layer, x, y, draws["s"], draws["r"]
+
+
+def test_rank1_shared_matches_dense_twin() -> None:
+    layer, x, y, eps_s, eps_r = _output_and_noise("shared", 7)
     torch.testing.assert_close(y, _twin_dense(layer, x, eps_s, eps_r), rtol=RTOL, atol=RTOL)
     # one draw for the whole batch: equal inputs give equal outputs
     same = layer(x[:1].expand(3, 5)).detach()
@@ -79,15 +93,7 @@ def test_rank1_shared_matches_dense_twin() -> None:
 
 
 def test_rank1_local_matches_dense_twin_per_example() -> None:
-    layer = _layer("local")
-    x = torch.randn(4, 5, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
-    gen = torch.Generator().manual_seed(8)
-    layer.generator = gen
-    state = gen.get_state()
-    y = layer(x).detach()
-    gen.set_state(state)
-    eps_s = torch.randn(4, 5, generator=gen, dtype=torch.float64)
-    eps_r = torch.randn(4, 3, generator=gen, dtype=torch.float64)
+    layer, x, y, eps_s, eps_r = _output_and_noise("local", 8)
     torch.testing.assert_close(y, _twin_dense(layer, x, eps_s, eps_r), rtol=RTOL, atol=RTOL)
     same = layer(x[:1].expand(2, 5)).detach()
     assert not torch.equal(same[0], same[1])  # independent draws per example
@@ -95,15 +101,7 @@ def test_rank1_local_matches_dense_twin_per_example() -> None:
 
 def test_rank1_twin_catches_a_swapped_draw_order() -> None:
     """The mutant: r drawn before s. The comparison above would see it."""
-    layer = _layer("shared")
-    x = torch.randn(4, 5, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
-    gen = torch.Generator().manual_seed(7)
-    layer.generator = gen
-    state = gen.get_state()
-    y = layer(x).detach()
-    gen.set_state(state)
-    eps_r = torch.randn(3, generator=gen, dtype=torch.float64).expand(4, 3)
-    eps_s = torch.randn(5, generator=gen, dtype=torch.float64).expand(4, 5)
+    layer, x, y, eps_s, eps_r = _output_and_noise("shared", 7, r_first=True)
     assert not torch.allclose(y, _twin_dense(layer, x, eps_s, eps_r), rtol=1e-3)
 
 
