@@ -7,13 +7,16 @@ apply to every family.
 * :mod:`~lrbnn_core.baselines.ensemble`: a deep ensemble of independently seeded deterministic
   models (:func:`train_deep_ensemble`), predicting as :math:`M` "samples";
 * :mod:`~lrbnn_core.baselines.lr_svd`: LR-SVD, a low-rank Bayesian MLP warm-started from the
-  truncated SVD of a trained deterministic MLP (:func:`lr_svd_mlp`).
+  truncated SVD of a trained deterministic MLP (:func:`lr_svd_mlp`);
+* :mod:`~lrbnn_core.baselines.conversion`: the same two baselines for any architecture built by
+  ``make_linear``, by module name (:func:`svd_warm_start_`, :func:`to_rank1`).
 
 References: ``CLAIMS.md`` X1-X6; the paper's Tables 1 to 3 and App. I (where these families appear).
 """
 
 from __future__ import annotations
 
+from lrbnn_core.baselines.conversion import bayesian_layer_names, svd_warm_start_, to_rank1
 from lrbnn_core.baselines.ensemble import DeepEnsemble, parameter_count, train_deep_ensemble
 from lrbnn_core.baselines.lr_svd import lr_svd_mlp
 from lrbnn_core.baselines.rank1 import DEFAULT_RANK1_PRIOR, Rank1BayesLinear, Rank1MLP, rank1_mlp
@@ -23,8 +26,11 @@ __all__ = [
     "DeepEnsemble",
     "Rank1BayesLinear",
     "Rank1MLP",
+    "bayesian_layer_names",
     "lr_svd_mlp",
     "parameter_count",
     "rank1_mlp",
+    "svd_warm_start_",
+    "to_rank1",
     "train_deep_ensemble",
 ]

@@ -9,7 +9,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
-from lrbnn_core.base import SamplingMode
+from lrbnn_core.base import BayesianModule, SamplingMode
 from lrbnn_core.layers import LowRankBayesLinear, MeanFieldBayesLinear
 
 __all__ = ["dense_draw", "one_draw"]
@@ -48,6 +48,17 @@ def _draw(layer: nn.Module) -> tuple[Tensor, Tensor | None, Tensor | None]:
         return w, None, bias
     if isinstance(layer, nn.Linear):
         return layer.weight, None, layer.bias
+    if (
+        isinstance(layer, BayesianModule)
+        and getattr(layer, "bias_mode", None) in ("deterministic", "none")
+        and callable(getattr(layer, "sample_weight", None))
+        and callable(getattr(layer, "mean_weight", None))
+    ):
+        # any other Bayesian layer with a point-estimate bias (the rank-1 baseline,
+        # W * r s^T): its own dense draw, from its own generator in its documented order
+        which = "mean_weight" if layer.sampling is SamplingMode.MEAN else "sample_weight"
+        weight: Tensor = getattr(layer, which)()
+        return weight, None, getattr(layer, "bias", None)
     raise TypeError(f"`layer` must be a layer built by make_linear; got {type(layer).__name__}")
 
 

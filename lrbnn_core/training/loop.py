@@ -31,6 +31,7 @@ References: ``CLAIMS.md`` section 0 (the posterior whose KL a certificate uses).
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -107,6 +108,8 @@ class EpochStats:
     beta_t: float
     val_accuracy: float | None = None
     val_nll: float | None = None
+    #: wall-clock seconds of the epoch (its steps and its validation)
+    seconds: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -316,6 +319,7 @@ def train(
         set_generator(model, weight_gen)
         bar = tqdm(range(config.epochs), desc="train", unit="epoch", disable=not config.progress)
         for epoch in bar:
+            started = time.perf_counter()
             model.train()
             perm = torch.randperm(n, generator=shuffle_gen).to(x.device)
             sums = {"loss": 0.0, "nll": 0.0, "kl": 0.0}
@@ -373,7 +377,14 @@ def train(
                 val_acc, val_nll = _validation_stats(model, x_val, y_val, config)
             history.append(
                 EpochStats(
-                    epoch + 1, sums["loss"], sums["nll"], sums["kl"], beta_t, val_acc, val_nll
+                    epoch + 1,
+                    sums["loss"],
+                    sums["nll"],
+                    sums["kl"],
+                    beta_t,
+                    val_acc,
+                    val_nll,
+                    time.perf_counter() - started,
                 )
             )
             bar.set_postfix(loss=f"{sums['loss']:.4g}")
