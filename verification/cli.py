@@ -1,6 +1,7 @@
 """The ``lrbnn`` command line (also ``python -m verification``).
 
-``sweep`` (the main job: certificates and theory terms over ranks x widths x seeds), ``check``
+``sweep`` (the main job: certificates and theory terms over ranks x widths x seeds), ``compare``
+(the paper's model families on the same tasks over seeds: :mod:`verification.compare`), ``check``
 (every claim check, into ``paper_checks.md``), ``figures`` (every theory figure, or a sweep's
 figures) and ``claims`` (every claim id of ``CLAIMS.md`` with its statement and its source in the
 paper).
@@ -169,6 +170,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     claims.add_argument("--id", nargs="+", metavar="ID", default=None, help="only these ids")
     _add_sweep(sub, common)
+    from verification.compare.command import add_compare_parser
+
+    add_compare_parser(sub, common)
     return parser
 
 
@@ -415,6 +419,10 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     set_thread_limits(args.threads)
     if args.command == "figures":
         return _figures(args, parser)
+    if args.command == "compare":
+        from verification.compare.command import compare_command
+
+        return compare_command(args, parser)
     return _sweep(args)
 
 

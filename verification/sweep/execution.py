@@ -111,6 +111,7 @@ def execute(
     progress: bool = True,
     total: int | None = None,
     initial: int = 0,
+    desc: str = "sweep",
 ) -> int:
     """Run ``fn`` on every point and call ``on_result(point, result)`` in this process as each
     one completes; returns the number of points run.
@@ -132,6 +133,8 @@ def execute(
         Show a tqdm bar over grid points on stderr.
     total, initial : int
         The bar's length and its starting count (points finished by an earlier run).
+    desc : str
+        The bar's label (``lrbnn compare`` shows ``compare``).
 
     Examples
     --------
@@ -145,7 +148,7 @@ def execute(
     bar = tqdm(
         total=len(points) + initial if total is None else total,
         initial=initial,
-        desc="sweep",
+        desc=desc,
         unit="point",
         disable=not progress,
     )
