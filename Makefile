@@ -79,8 +79,8 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_gaussian_complexity.py
 	$(PY) benchmarks/bench_layers.py --threads 1 --sizes 1024 256 64 \
 	  --json benchmarks/results/bench_layers.json
-	$(PY) benchmarks/bench_sequence.py
-	$(PY) benchmarks/bench_sweep_point.py
+	$(PY) benchmarks/bench_sequence.py --json benchmarks/results/bench_sequence.json
+	$(PY) benchmarks/bench_sweep_point.py --json benchmarks/results/bench_sweep_point.json
 	$(PY) benchmarks/bench_sweep_workers.py --json benchmarks/results/bench_sweep_workers.json
 
 clean:

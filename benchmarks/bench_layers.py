@@ -21,6 +21,12 @@ all measured in this one run:
   that call no other operator: about one kernel each), a measure of dispatch overhead on small
   layers.
 
+The row ``low-rank r=16 compiled`` is the same step through the opt-in compiled step
+(:func:`lrbnn_core.layers.compiled.compiled_step`: forward, KL, loss and gradients as one
+``torch.compile`` graph), where inductor finds a C++ compiler; its compilation time (the first
+call, in this process) and the steps after which it pays (compilation / time saved per step
+against the eager shared step) are printed below the table.
+
 Targets (issue 16, the lean training step; CPU, 1 thread, batch 256, ``--sizes 1024 256 64``):
 the low-rank r = 16 shared step no slower than nn.Linear at 256 and within 2x of it at 64,
 >= 15x faster than the peer at 1024, and at most about 20 operators per step (the loss around
@@ -52,10 +58,13 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from lrbnn_core import LowRankBayesLinear, MeanFieldBayesLinear, set_generator
+from lrbnn_core.layers.compiled import compiled_step, compiler_available
 
 N_DATA = 60_000
 #: the peer's name in the tables
 PEER = "bayesian-torch reparam"
+#: the compiled step's row
+COMPILED = "low-rank r=16 compiled"
 
 
 def _peer_class() -> type[nn.Module]:
@@ -81,15 +90,29 @@ def make_layer(name: str, size: int, device: str) -> nn.Module:
         layer = _peer_class()(size, size)
     elif name.startswith("mean-field"):
         layer = MeanFieldBayesLinear(size, size, sampling=name.split()[-1], generator=gen)
-    else:  # "low-rank r=16 shared"
+    else:  # "low-rank r=16 shared" ("compiled": the shared step, compiled)
         _, r, mode = name.split()
+        mode = "shared" if mode == "compiled" else mode
         layer = LowRankBayesLinear(size, size, int(r[2:]), sampling=mode, generator=gen)
     layer = layer.to(device)
     set_generator(layer, torch.Generator(device=device).manual_seed(1))
     return layer
 
 
-def make_step(layer: nn.Module, x: torch.Tensor) -> Callable[[], None]:
+def square_mean(y: torch.Tensor) -> torch.Tensor:
+    """The loss around the layer (one function object: one compilation per shape)."""
+    return y.square().mean()
+
+
+def make_step(layer: nn.Module, x: torch.Tensor, compiled: bool = False) -> Callable[[], None]:
+    if compiled:
+        fast = compiled_step(layer, square_mean, 1 / N_DATA)  # type: ignore[arg-type]
+
+        def compiled_step_() -> None:
+            layer.zero_grad(set_to_none=True)
+            fast(x)
+
+        return compiled_step_
     kl = getattr(layer, "kl", None)
     peer = type(layer).__name__ == "LinearReparameterization"
 
@@ -99,7 +122,7 @@ def make_step(layer: nn.Module, x: torch.Tensor) -> Callable[[], None]:
             out, peer_kl = layer(x)
             loss = out.square().mean() + peer_kl / N_DATA
         else:
-            loss = layer(x).square().mean()
+            loss = square_mean(layer(x))
             if kl is not None:
                 loss = loss + kl() / N_DATA
         loss.backward()
@@ -109,6 +132,8 @@ def make_step(layer: nn.Module, x: torch.Tensor) -> Callable[[], None]:
 
 def layer_names(ranks: list[int], size: int, peer: bool) -> list[str]:
     names = [f"low-rank r={r} {mode}" for r in ranks if r <= size for mode in ("shared", "local")]
+    if 16 in ranks and 16 <= size and compiler_available():
+        names.insert(names.index("low-rank r=16 shared") + 1, COMPILED)
     return [*names, "mean-field shared", "mean-field local", "nn.Linear", *([PEER] if peer else [])]
 
 
@@ -156,8 +181,10 @@ def kib(key):
 torch.set_num_threads({threads})
 layer = make_layer({name!r}, {size}, "cpu")
 x = torch.randn({batch}, {size}, generator=torch.Generator().manual_seed(2))
-step = make_step(layer, x)
+step = make_step(layer, x, {name!r} == {COMPILED!r})
 torch.ones(1, requires_grad=True).sum().backward()
+if {name!r} == {COMPILED!r}:
+    step()  # compiled before the measured step: the step's memory, not the compiler's
 with open("/proc/self/clear_refs", "w") as f:
     f.write("5")
 before = kib("VmRSS")
@@ -182,24 +209,34 @@ def main() -> None:
     peer = peer_installed()
     if not peer:
         print("bayesian-torch is not installed (pip install --no-deps bayesian-torch): no peer")
-    results = {str(size): bench_size(size, args, peer) for size in args.sizes}
+    measured = {str(size): bench_size(size, args, peer) for size in args.sizes}
     if args.json is not None:
         values = {
             "device": args.device,
             "threads": args.threads,
             "batch": args.batch,
-            "sizes": results,
+            "sizes": {size: rows for size, (rows, _) in measured.items()},
+            # the compiled row's first call (seconds) and the steps after which it pays
+            "compiled": {size: c for size, (_, c) in measured.items() if c is not None},
         }
         print(f"wrote {write_result(args.json, 'bench_layers', values)}")
 
 
-def bench_size(size: int, args: argparse.Namespace, peer: bool) -> dict[str, dict[str, float]]:
+def bench_size(
+    size: int, args: argparse.Namespace, peer: bool
+) -> tuple[dict[str, dict[str, float]], dict[str, float | None] | None]:
+    """The rows of one size, and the compiled row's compilation (``None`` without it)."""
     dev = args.device
     cuda = dev.startswith("cuda")
     names = layer_names(args.ranks, size, peer)
     x = torch.randn(args.batch, size, generator=torch.Generator().manual_seed(2)).to(dev)
     layers = {name: make_layer(name, size, dev) for name in names}
-    steps = {name: make_step(layer, x) for name, layer in layers.items()}
+    steps = {name: make_step(layer, x, name == COMPILED) for name, layer in layers.items()}
+    compile_s = None
+    if COMPILED in steps:  # the first call compiles (or finds the graph compiled already)
+        t0 = time.perf_counter()
+        steps[COMPILED]()
+        compile_s = time.perf_counter() - t0
 
     def sync() -> None:
         if cuda:
@@ -207,9 +244,12 @@ def bench_size(size: int, args: argparse.Namespace, peer: bool) -> dict[str, dic
 
     flops, memory, ops = {}, {}, {}
     for name, step in steps.items():
-        with FlopCounterMode(display=False) as counter:
-            step()
-        flops[name] = counter.get_total_flops()
+        if name == COMPILED:  # the shared step's products (torch.compile refuses the counter)
+            flops[name] = flops["low-rank r=16 shared"]
+        else:
+            with FlopCounterMode(display=False) as counter:
+                step()
+            flops[name] = counter.get_total_flops()
         ops[name] = op_count(step)
         for _ in range(3):  # warm-up
             step()
@@ -266,7 +306,18 @@ def bench_size(size: int, args: argparse.Namespace, peer: bool) -> dict[str, dic
             f"{params[mf] / params[r16]:.1f}x fewer parameters, {ops[r16]} operators per step"
             f"{versus_peer}; FLOP ratio to nn.Linear {flops[lin] / flops[r16]:.1f}x (the limit)"
         )
-    return {
+    compilation = None
+    if compile_s is not None:
+        saved = med[r16] - med[COMPILED]
+        pays = compile_s / saved if saved > 0 else None
+        print(
+            f"compiled (r = 16): {med[lin] / med[COMPILED]:.2f}x vs nn.Linear, "
+            f"{med[r16] / med[COMPILED]:.2f}x the eager shared step, {ops[COMPILED]} operators; "
+            f"first call (compilation) {compile_s:.1f} s, paid back after "
+            + (f"{pays:,.0f} steps" if saved > 0 else "never (no faster)")
+        )
+        compilation = {"compile_s": compile_s, "pays_after_steps": pays}
+    rows = {
         name: {
             "ms": med[name] * 1e3,
             "gflop": flops[name] / 1e9,
@@ -276,6 +327,7 @@ def bench_size(size: int, args: argparse.Namespace, peer: bool) -> dict[str, dic
         }
         for name in names
     }
+    return rows, compilation
 
 
 if __name__ == "__main__":

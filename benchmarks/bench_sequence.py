@@ -20,7 +20,9 @@ fused kernel's backward measured no faster at batch 100). The ratio printed is o
 faster). Issue 16's target is on whole sweeps (the LSTM and Transformer sweeps at least 3x
 shorter); this benchmark shows what the models contribute to it.
 
-Run: ``python benchmarks/bench_sequence.py [--threads N] [--repeats R]``.
+Run: ``python benchmarks/bench_sequence.py [--threads N] [--repeats R] [--json PATH]``
+(``--json``: also write the numbers there, as ``make bench`` does to
+``benchmarks/results/bench_sequence.json``).
 """
 
 from __future__ import annotations
@@ -90,6 +92,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--repeats", type=int, default=9)
+    parser.add_argument("--json", default=None, help="also write the numbers here (a JSON file)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     print(
@@ -105,6 +108,7 @@ def main() -> None:
         ("transformer", "low_rank", 64),
         ("transformer", "mean_field", 64),
     ]
+    rows: dict[str, dict[str, dict[str, float]]] = {}
     for arch, kind, width in cases:
         model = _model(arch, kind, width)
         gen = torch.Generator().manual_seed(2)
@@ -121,7 +125,19 @@ def main() -> None:
             t_old, t_new = statistics.median(old) * 1e3, statistics.median(new) * 1e3
             name = f"{arch} {kind} w{width}"
             print(f"{name:<28}{label:<24}{t_old:>9.2f}{t_new:>9.2f}{t_old / t_new:>8.2f}")
+            rows.setdefault(name, {})[label.split()[0]] = {
+                "old_ms": t_old,
+                "new_ms": t_new,
+                "ratio": t_old / t_new,
+            }
     _use_fast(True)
+    if args.json is not None:
+        # imported here: the tests import this file as benchmarks.<name>, where the script's
+        # folder is not on the path
+        from _results import write_result  # type: ignore[import-not-found]
+
+        values = {"threads": args.threads, "repeats": args.repeats, "models": rows}
+        print(f"wrote {write_result(args.json, 'bench_sequence', values)}")
 
 
 if __name__ == "__main__":

@@ -8,16 +8,18 @@ posterior's bound training (:func:`lrbnn_core.objectives.train_bound`) and the d
 finiteness check per parameter and per layer), interleaved, min of repeats, and prints the
 ratios and whether the trained parameters are bit-identical.
 
-Usage: ``OPENBLAS_NUM_THREADS=1 python benchmarks/bench_sweep_point.py [POINT_ID] [REPEATS]``
+Usage: ``OPENBLAS_NUM_THREADS=1 python benchmarks/bench_sweep_point.py [POINT_ID] [REPEATS]
+[--json PATH]`` (``--json``: also write the numbers there, as ``make bench`` does to
+``benchmarks/results/bench_sweep_point.json``).
 """
 
 from __future__ import annotations
 
+import argparse
 import collections
 import copy
 import functools
 import math
-import sys
 import time
 from typing import Any
 
@@ -131,8 +133,12 @@ def _stages(point: Any) -> tuple[float, dict[str, float], dict[str, Any]]:
 
 
 def main() -> None:
-    pid = sys.argv[1] if len(sys.argv) > 1 else "w128-s0-r16"
-    repeats = int(sys.argv[2]) if len(sys.argv) > 2 else 3
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("point_id", nargs="?", default="w128-s0-r16")
+    parser.add_argument("repeats", nargs="?", type=int, default=3)
+    parser.add_argument("--json", default=None, help="also write the numbers here (a JSON file)")
+    args = parser.parse_args()
+    pid, repeats = args.point_id, args.repeats
     point = {p.point_id: p for p in grid(make_spec())}[pid]
     torch.set_num_threads(1)
     vp.run_point(point)  # the dataset cache, as every point after a worker's first
@@ -163,6 +169,7 @@ def main() -> None:
         timed("erm new", lambda m: train_dropout_erm(m, ex, ey, settings=erm_settings,
                                                      seed=ekw["seed"], progress=False),
               erm_model)  # fmt: skip
+    steps_out: dict[str, dict[str, Any]] = {}
     for stage, steps in (("train_bound", 2 * math.ceil(len(x) / kw["batch_size"])),
                          ("erm", 5 * math.ceil(len(ex) / erm_settings.batch_size))):  # fmt: skip
         old, new = min(runs[f"{stage} old"]), min(runs[f"{stage} new"])
@@ -173,6 +180,16 @@ def main() -> None:
         )  # fmt: skip
         print(f"{stage}: old {1e3 * old / steps:.3f} ms/step, new {1e3 * new / steps:.3f} "
               f"ms/step, ratio {old / new:.2f}x, parameters bit-identical: {same}")  # fmt: skip
+        steps_out[stage] = {"old_ms": 1e3 * old / steps, "new_ms": 1e3 * new / steps,
+                            "ratio": old / new, "bit_identical": same}  # fmt: skip
+    if args.json is not None:
+        # imported here: the tests import this file as benchmarks.<name>, where the script's
+        # folder is not on the path
+        from _results import write_result  # type: ignore[import-not-found]
+
+        values = {"point": pid, "repeats": repeats, "threads": torch.get_num_threads(),
+                  "point_s": total, "stages_s": times, "steps": steps_out}  # fmt: skip
+        print(f"wrote {write_result(args.json, 'bench_sweep_point', values)}")
 
 
 if __name__ == "__main__":

@@ -16,11 +16,14 @@ __all__ = [
     "KL_BENCH",
     "LAYER_BENCH",
     "PAPER",
+    "POINT_BENCH",
+    "SEQUENCE_BENCH",
     "SWEEP",
     "SWEEP_ANSWER",
     "WORKERS_BENCH",
     "bernstein",
     "best_minus_pbb",
+    "compiled_bench",
     "default_answer",
     "default_excess",
     "default_sweep",
@@ -35,7 +38,9 @@ __all__ = [
     "paper_digits",
     "paper_mnist1d",
     "pbb_table",
+    "point_bench",
     "premise",
+    "sequence_bench",
     "workers_bench",
 ]
 
@@ -306,7 +311,8 @@ KL_BENCH = "benchmarks/results/bench_kl_inverse.json"
 
 
 def kl_inverse_bench(root: Path) -> list[str]:
-
+    """The vectorised kl-inverse's microseconds per element and its speed-up
+    (``bench_kl_inverse --json``)."""
     values = json.loads((root / KL_BENCH).read_text(encoding="utf-8"))["values"]
     return [_f(values["vectorised_ns_per_element"] / 1e3, 2), f"{values['speedup']:.0f}"]
 
@@ -315,7 +321,8 @@ LAYER_BENCH = "benchmarks/results/bench_layers.json"
 
 
 def layer_bench(root: Path) -> list[str]:
-
+    """The layer step at 1024, 256 and 64 against mean-field, ``nn.Linear`` and the peer
+    (``bench_layers --json``)."""
     sizes = json.loads((root / LAYER_BENCH).read_text(encoding="utf-8"))["values"]["sizes"]
     big = sizes["1024"]
     r16, mf, lin = (big[k] for k in ("low-rank r=16 shared", "mean-field shared", "nn.Linear"))
@@ -346,3 +353,57 @@ def workers_bench(root: Path) -> list[str]:
     """The ratio of two workers' to one worker's wall time (``bench_sweep_workers --json``)."""
     values = json.loads((root / WORKERS_BENCH).read_text(encoding="utf-8"))["values"]
     return [_f(values["ratio"], 2)]
+
+
+POINT_BENCH = "benchmarks/results/bench_sweep_point.json"
+SEQUENCE_BENCH = "benchmarks/results/bench_sequence.json"
+
+
+def _bench(root: Path, artefact: str) -> dict[str, Any]:
+    """A benchmark's ``values`` (``benchmarks/_results.py``)."""
+    values: dict[str, Any] = json.loads((root / artefact).read_text(encoding="utf-8"))["values"]
+    return values
+
+
+def compiled_bench(root: Path) -> list[str]:
+    """The compiled step against ``nn.Linear`` at 64 and 256, its operators, its compilation
+    and the steps after which it pays at 1024 and 64 (``bench_layers --json``)."""
+    values = _bench(root, LAYER_BENCH)
+    sizes, fast = values["sizes"], "low-rank r=16 compiled"
+
+    def vs_linear(size: str) -> str:
+        return f"{sizes[size]['nn.Linear']['ms'] / sizes[size][fast]['ms']:.2f}"
+
+    first, at64 = values["compiled"]["1024"], values["compiled"]["64"]
+    return [
+        vs_linear("64"),
+        vs_linear("256"),
+        str(int(sizes["64"][fast]["ops"])),
+        f"{first['compile_s']:.1f}",
+        f"{first['pays_after_steps']:,.0f}",
+        f"{at64['compile_s']:.1f}",
+        f"{at64['pays_after_steps']:,.0f}",
+    ]
+
+
+def point_bench(root: Path) -> list[str]:
+    """A default sweep point's seconds and the lean steps' ratios (``bench_sweep_point``)."""
+    values = _bench(root, POINT_BENCH)
+    bound, erm = values["steps"]["train_bound"], values["steps"]["erm"]
+    return [
+        f"{values['point_s']:.1f}",
+        f"{bound['ratio']:.2f}",
+        f"{erm['ratio']:.2f}",
+        f"{erm['new_ms']:.2f}",
+    ]
+
+
+def sequence_bench(root: Path) -> list[str]:
+    """The ranges of the sequence models' old / new ratios (``bench_sequence --json``)."""
+    models = _bench(root, SEQUENCE_BENCH)["models"]
+
+    def span(arch: str, step: str) -> list[str]:
+        ratios = [m[step]["ratio"] for name, m in models.items() if name.startswith(arch)]
+        return [f"{min(ratios):.1f}", f"{max(ratios):.1f}"]
+
+    return [*span("lstm", "train"), *span("lstm", "eval"), *span("transformer", "eval")]

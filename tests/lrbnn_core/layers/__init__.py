@@ -1,0 +1,1 @@
+"""Tests of the modules of lrbnn_core.layers."""
