@@ -2,8 +2,8 @@
 
 The paper is Toure and Stephens, *Singular Bayesian Neural Networks* (arXiv 2602.00387, revised
 version; theorem numbers as in its ICML 2026 LaTeX, where every environment shares one counter
-per section). :data:`SOURCES` holds one entry per id of ``CLAIMS.md``, including the empirical
-claims X1-X6 of its section 8 that the registry does not hold yet; a test checks that its keys are
+per section). :data:`SOURCES` holds one entry per id of ``CLAIMS.md``, including any id the
+registry does not hold yet (none: X1-X6 were the last); a test checks that its keys are
 exactly the spec's ids, in the spec's order. Statements come from the registry
 (:mod:`verification.registry`), so the listing needs no file outside the installed package.
 
@@ -88,21 +88,9 @@ SOURCES: dict[str, str] = {
     "X6": "Experiments, Table 3 and App. G (time per epoch, peak memory)",
 }
 
-#: Claims of ``CLAIMS.md`` without a registered check yet (they need ``lrbnn compare``, a later
-#: issue), with their statements as the spec words them, shortened.
-_UNREGISTERED: dict[str, str] = {
-    "X1": "Competitive predictive performance: low rank matches mean-field BBB and the "
-    "deterministic model on accuracy (classification) and MAE (regression) within seed noise.",
-    "X2": "Up to 33x fewer parameters than a 5-member deep ensemble (and 13x fewer than "
-    "mean-field BBB) at that performance.",
-    "X3": "Substantially better OOD detection (AUROC/AUPR; MI score, predictive std for "
-    "regression) than mean-field BBB and the perturbation baselines.",
-    "X4": "Often better calibration (ECE; PICP of z_0.975 intervals for regression) than "
-    "mean-field BBB and the perturbation baselines.",
-    "X5": "Deep ensembles remain stronger on in-distribution likelihood metrics (NLL).",
-    "X6": "Training cost: low rank costs about as much time per epoch as the deterministic "
-    "model (SST-2: 5.88 s vs 4.18 s) and less peak memory than mean-field.",
-}
+#: Claims of ``CLAIMS.md`` without a registered check yet, with their statements as the spec
+#: words them, shortened (none since issue 18 registered X1-X6).
+_UNREGISTERED: dict[str, str] = {}
 
 #: Ids of ``CLAIMS.md`` without a registered claim yet.
 NOT_REGISTERED: tuple[str, ...] = tuple(_UNREGISTERED)

@@ -35,6 +35,7 @@ from tqdm import tqdm
 from verification.registry import CLAIMS, FigureSpec
 
 __all__ = [
+    "COMPARE_FIGURES",
     "DATA_FILES",
     "FIGURES",
     "PNG_METADATA",
@@ -90,6 +91,18 @@ SWEEP_FIGURES: dict[str, str] = {
     },
 }
 
+#: Figures in ``figures/`` drawn by ``lrbnn compare --profile full`` (issue 18) and copied there
+#: with the ``compare_`` prefix by ``make compare``; the README shows them. File name -> the
+#: command that redraws them.
+COMPARE_FIGURES: dict[str, str] = {
+    f"compare_{name}.png": "make compare"
+    for name in (
+        "performance_vs_params",
+        *(f"ood_roc_{t}" for t in ("mlp_mnist1d", "mlp_digits", "lstm_co2", "transformer_mnist1d")),
+        *(f"reliability_{t}" for t in ("mlp_mnist1d", "mlp_digits", "transformer_mnist1d")),
+    )
+}
+
 #: small CSVs in ``figures/`` that the README's tables and ``paper_checks.md`` show -> the command
 #: that writes them
 DATA_FILES: dict[str, str] = {
@@ -108,6 +121,9 @@ DATA_FILES: dict[str, str] = {
             "lstm",
         )
     },
+    # the full comparison's per-seed results and their summary (claims X1-X6 read the summary)
+    "compare_results.csv": "make compare",
+    "compare_summary.csv": "make compare",
     **{
         name: "make paper-sweep"
         for data in ("mnist1d", "digits")

@@ -33,6 +33,7 @@ from verification.claims.pac_bayes.figures import (
     d2_curves,
 )
 from verification.figures import (
+    COMPARE_FIGURES,
     DATA_FILES,
     FIGURES,
     SWEEP_FIGURES,
@@ -207,7 +208,7 @@ def test_committed_figures_folder_matches_the_registry() -> None:
     documented command with the declared seeds, and the registered data files (written by the
     command the README names, with the columns that command writes)."""
     folder = _REPO / "figures"
-    names = [*FIGURES, *SWEEP_FIGURES]
+    names = [*FIGURES, *SWEEP_FIGURES, *COMPARE_FIGURES]
     expected = sorted([*names, *(Path(n).with_suffix(".json").name for n in names), *DATA_FILES])
     assert sorted(p.name for p in folder.iterdir()) == expected
     readme = (_REPO / "README.md").read_text(encoding="utf-8")

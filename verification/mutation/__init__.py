@@ -7,7 +7,14 @@ them in registry order.
 
 from __future__ import annotations
 
-from verification.mutation import counts, eym, gaussian_complexity, geometry, pac_bayes
+from verification.mutation import (
+    counts,
+    empirical,
+    eym,
+    gaussian_complexity,
+    geometry,
+    pac_bayes,
+)
 from verification.mutation.core import Aim, Mutant, Patch, replace, wrap
 from verification.mutation.runner import MutantResult, clear_caches, render_mutants, run_mutants
 from verification.registry import CLAIMS
@@ -33,6 +40,7 @@ _ALL = (
     *eym.MUTANTS,
     *pac_bayes.MUTANTS,
     *gaussian_complexity.MUTANTS,
+    *empirical.MUTANTS,
 )
 #: Every mutant, in the order of the claims they target (unknown claim ids sort last and fail
 #: the registry test).
