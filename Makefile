@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 export OPENBLAS_NUM_THREADS ?= 1
 export OMP_NUM_THREADS ?= 1
 
-.PHONY: install sweep paper-sweep readme-assets check test lint bench clean
+.PHONY: install sweep paper-sweep compare readme-assets check test lint bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	python3 -m venv $(VENV)
@@ -35,6 +35,17 @@ paper-sweep: $(STAMP)
 	  || exit 1; \
 	done
 
+# The paper's model families on the same four tasks over four seeds (issue 18, claims X1-X6):
+# results, summary and figures into compare_full/, then the committed copies in figures/
+# (resumable: run it again after an interruption).
+compare: $(STAMP)
+	$(VENV)/bin/lrbnn compare --profile full --workers 2 --out compare_full
+	cp compare_full/results.csv figures/compare_results.csv
+	cp compare_full/summary.csv figures/compare_summary.csv
+	for f in compare_full/figures/*.png compare_full/figures/*.json; do \
+	  cp $$f figures/compare_$$(basename $$f) || exit 1; \
+	done
+
 # Every artefact the README's numbers come from (verification/readme_numbers.py; a test compares
 # them): the default sweep's results and figures, the paper profile's, the examples, the claim
 # checks, the certificate runs (ours against PBB, the LSTM). About 1.5 hours on two cores.
@@ -43,6 +54,7 @@ readme-assets: $(STAMP)
 	cp sweep_out/results.csv figures/sweep_results.csv
 	$(VENV)/bin/lrbnn figures --sweep sweep_out --out figures
 	$(MAKE) paper-sweep
+	$(MAKE) compare
 	$(PY) -m lrbnn_core.examples --csv figures/examples.csv
 	$(PY) -m lrbnn_core.pbb --dataset mnist1d --seed 0 --csv figures/certificates_pbb_mnist1d_s0.csv
 	$(PY) -m lrbnn_core.pbb --dataset mnist1d --seed 1 --csv figures/certificates_pbb_mnist1d_s1.csv

@@ -12,6 +12,7 @@ from typing import Any
 
 __all__ = [
     "CERTS",
+    "COMPARE",
     "EXAMPLES",
     "KL_BENCH",
     "LAYER_BENCH",
@@ -23,6 +24,9 @@ __all__ = [
     "WORKERS_BENCH",
     "bernstein",
     "best_minus_pbb",
+    "compare_ratios",
+    "compare_table",
+    "compare_time_ratio",
     "compiled_bench",
     "default_answer",
     "default_excess",
@@ -407,3 +411,62 @@ def sequence_bench(root: Path) -> list[str]:
         return [f"{min(ratios):.1f}", f"{max(ratios):.1f}"]
 
     return [*span("lstm", "train"), *span("lstm", "eval"), *span("transformer", "eval")]
+
+
+COMPARE = "figures/compare_summary.csv"
+#: the README's compare table: (column title, summary metric, decimals); the primary metric
+#: (accuracy or MAE) and the calibration column (ECE; PICP for regression) depend on the task
+_COMPARE_COLUMNS = (
+    ("NLL", "nll", 3),
+    ("ECE", "ece", 3),
+    ("OOD AUROC", "ood_auroc", 3),
+)
+
+
+def _pm(row: dict[str, str], metric: str, places: int) -> str:
+    mean, std = row[f"{metric}_mean"], row[f"{metric}_std"]
+    return f"{float(mean):.{places}f} ± {float(std or 0):.{places}f}"
+
+
+def compare_table(root: Path) -> str:
+    """The README's table of ``lrbnn compare --profile full``: one row per task and family,
+    mean ± std over the seeds (``figures/compare_summary.csv``)."""
+    rows = _rows(root, COMPARE)
+    lines = [
+        "| task | family | accuracy / MAE | NLL | ECE | PICP | OOD AUROC | params | s/epoch "
+        "| peak MB |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        primary = "accuracy" if r["accuracy_mean"] else "mae"
+        picp = _pm(r, "picp", 3) if r["picp_mean"] else "-"
+        cells = [_pm(r, m, p) for _, m, p in _COMPARE_COLUMNS]
+        lines.append(
+            f"| {r['task']} | {r['family']} | {_pm(r, primary, 3)} | {cells[0]} | {cells[1]} "
+            f"| {picp} | {cells[2]} | {float(r['params_mean']):,.0f} "
+            f"| {float(r['seconds_per_epoch_mean']):.3f} | {float(r['peak_memory_mb_mean']):.2f} |"
+        )
+    return "\n".join(lines)
+
+
+def _compare_by(root: Path) -> dict[tuple[str, str], dict[str, str]]:
+    return {(r["task"], r["family"]): r for r in _rows(root, COMPARE)}
+
+
+def compare_ratios(root: Path) -> list[str]:
+    """The smallest and largest deep-ensemble / low-rank parameter ratio over the tasks."""
+    rows = _compare_by(root)
+    tasks = dict.fromkeys(task for task, _ in rows)
+    ratios = [
+        float(rows[(t, "deep_ensemble")]["params_mean"])
+        / float(rows[(t, "low_rank")]["params_mean"])
+        for t in tasks
+    ]
+    return [_f(min(ratios), 1), _f(max(ratios), 1)]
+
+
+def compare_time_ratio(root: Path) -> list[str]:
+    """Low rank's time per epoch over the deterministic model's, on the Transformer task."""
+    rows = _compare_by(root)
+    lr, det = (rows[("transformer_mnist1d", f)] for f in ("low_rank", "deterministic"))
+    return [_f(float(lr["seconds_per_epoch_mean"]) / float(det["seconds_per_epoch_mean"]), 2)]
