@@ -34,13 +34,13 @@ from verification.compare.columns import COLUMNS, BadRow, check_row, read_result
 from verification.compare.point import ARRAY_FIELDS
 from verification.compare.spec import CompareError, ComparePoint, CompareSpec
 from verification.sweep.storage import (
-    _RESULT_VERSIONS,
     _atomic_write,
     _digest,
     _git_state,
     _refuse_constant,
     _versions,
     first_file,
+    version_difference,
 )
 
 __all__ = [
@@ -111,12 +111,7 @@ def _difference(there: dict[str, Any], here: dict[str, Any]) -> str | None:
         if there.get(key) != here[key]:
             a, b = json.dumps(there.get(key))[:60], json.dumps(here[key])[:60]
             return f"{key}: {a} there, {b} here"
-    versions = there.get("versions")
-    for dist in _RESULT_VERSIONS:
-        v = versions.get(dist) if isinstance(versions, dict) else None
-        if v != here["versions"][dist]:
-            return f"{dist} version: {v} there, {here['versions'][dist]} here"
-    return None
+    return version_difference(there, here)
 
 
 def check_folder(out: Path) -> None:

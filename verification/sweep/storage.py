@@ -43,7 +43,14 @@ from verification.sweep.spec import (
     grid_penalty,
 )
 
-__all__ = ["check_folder", "prepare_output", "read_record", "remove_temporaries", "write_record"]
+__all__ = [
+    "check_folder",
+    "prepare_output",
+    "read_record",
+    "remove_temporaries",
+    "version_difference",
+    "write_record",
+]
 
 _FORMAT = "lrbnn-sweep"
 
@@ -332,6 +339,12 @@ def _identity_difference(there: dict[str, Any], here: dict[str, Any]) -> str | N
             name = next(k for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k))
             return f"settings.{name}: {_short(a.get(name))} there, {_short(b.get(name))} here"
         return f"{key}: {_short(a)} there, {_short(b)} here"
+    return version_difference(there, here)
+
+
+def version_difference(there: dict[str, Any], here: dict[str, Any]) -> str | None:
+    """The first package of :data:`_RESULT_VERSIONS` (those that decide the numbers) whose
+    version in ``there["versions"]`` differs from ``here``'s, as one line; ``None`` if none."""
     versions = there.get("versions")
     for dist in _RESULT_VERSIONS:
         v = versions.get(dist) if isinstance(versions, dict) else None
