@@ -94,6 +94,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_sequence.py --json benchmarks/results/bench_sequence.json
 	$(PY) benchmarks/bench_sweep_point.py --json benchmarks/results/bench_sweep_point.json
 	$(PY) benchmarks/bench_sweep_workers.py --json benchmarks/results/bench_sweep_workers.json
+	$(PY) benchmarks/time_readme_commands.py --json benchmarks/results/readme_commands.json
 
 clean:
 	rm -rf $(VENV)

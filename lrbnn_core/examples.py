@@ -18,8 +18,8 @@ deviation over the seeds of accuracy, NLL, ECE and OOD AUROC (predictive entropy
 parameter count, the epochs trained (early stopping) and the seconds per epoch.
 
 Run ``python -m lrbnn_core.examples`` (three seeds; about 8 minutes on 2 cores, 478 s measured
-for issue 19) or ``--quick`` (a smoke run on small data, no claim to accuracy: a few seconds per
-model, about 2.5 minutes for all 36 models of three seeds on 2 cores).
+for issue 19) or ``--quick`` (a smoke run on small data, no claim to accuracy: about 10 s for all
+36 models of three seeds on 2 cores, measured for issue 19).
 """
 
 from __future__ import annotations
@@ -308,7 +308,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="a smoke run: small data, 3 epochs (about 2.5 minutes for three seeds on 2 cores)",
+        help="a smoke run: small data, 3 epochs (about 10 s for three seeds on 2 cores)",
     )
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--no-progress", action="store_true")

@@ -7,11 +7,13 @@ from __future__ import annotations
 import csv
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 __all__ = [
     "CERTS",
+    "COMMANDS",
     "COMPARE",
     "EXAMPLES",
     "KL_BENCH",
@@ -24,6 +26,7 @@ __all__ = [
     "WORKERS_BENCH",
     "bernstein",
     "best_minus_pbb",
+    "command_seconds",
     "compare_ratios",
     "compare_table",
     "compare_time_ratio",
@@ -470,3 +473,17 @@ def compare_time_ratio(root: Path) -> list[str]:
     rows = _compare_by(root)
     lr, det = (rows[("transformer_mnist1d", f)] for f in ("low_rank", "deterministic"))
     return [_f(float(lr["seconds_per_epoch_mean"]) / float(det["seconds_per_epoch_mean"]), 2)]
+
+
+COMMANDS = "benchmarks/results/readme_commands.json"
+
+
+def command_seconds(*names: str) -> Callable[[Path], list[str]]:
+    """A reader of the wall seconds of the README's commands ``names``
+    (``benchmarks/time_readme_commands.py --json``)."""
+
+    def read(root: Path) -> list[str]:
+        values = json.loads((root / COMMANDS).read_text(encoding="utf-8"))["values"]
+        return [_f(values[name]["seconds"], 1) for name in names]
+
+    return read
