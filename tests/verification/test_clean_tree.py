@@ -6,7 +6,8 @@ run there (``python -m verification`` is ``lrbnn``, imported from the copy becau
 working directory), and ``git status --porcelain`` must stay empty: ``lrbnn figures`` redraws the
 tracked figures with sidecars that carry no commit, a sweep writes into its ignored folder,
 ``lrbnn figures --sweep DIR`` writes into ``DIR/figures``, and the README's "other grids" example
-has its own ``--out`` so that it runs right after ``make sweep``. The sweeps use the seconds-long
+has its own ``--out`` so that it runs right after ``make sweep``, and ``lrbnn compare`` writes
+into its ignored ``compare_out/``. The sweeps use the seconds-long
 smoke profile (the README's commands with ``--profile smoke`` added).
 """
 
@@ -88,6 +89,11 @@ def test_documented_commands_leave_the_tree_clean(tmp_path: Path) -> None:
     _lrbnn(repo, "sweep", "--profile", "smoke", "--ranks", "1", "4", "16", "--widths", "256",
            "--seeds", "0", "--dataset", "digits", "--out", "results/sweep_digits")  # fmt: skip
     assert (repo / "results" / "sweep_digits" / "results.csv").is_file()
+    # lrbnn compare --profile smoke (narrowed here) writes into its ignored compare_out/
+    _lrbnn(repo, "compare", "--profile", "smoke", "--tasks", "mlp_digits",
+           "--families", "deterministic", "low_rank", "--seeds", "0")  # fmt: skip
+    assert (repo / "compare_out" / "summary.csv").is_file()
+    _lrbnn(repo, "compare", "--summary-only", "compare_out", bar=False)
     # lrbnn check --only prints its rows and writes nothing
     _lrbnn(repo, "check", "--only", "P1")
     _lrbnn(repo, "claims", bar=False)
