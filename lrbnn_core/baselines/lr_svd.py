@@ -23,12 +23,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import torch
-from torch import Tensor, nn
+from torch import nn
 
-from lrbnn_core.layers import LowRankBayesLinear
+from lrbnn_core.baselines.conversion import svd_warm_start_
 from lrbnn_core.models import MLP, LayerKind
-from theory.initialisation import balanced_factors
 
 __all__ = ["lr_svd_mlp"]
 
@@ -59,6 +57,7 @@ def lr_svd_mlp(
 
     Examples
     --------
+    >>> import torch
     >>> det = MLP((5, 4, 3), "deterministic", generator=torch.Generator().manual_seed(0))
     >>> net = lr_svd_mlp(det, 4)  # full rank: the mean network is the deterministic one
     >>> x = torch.randn(2, 5)
@@ -78,30 +77,15 @@ def lr_svd_mlp(
         if key in layer_options:
             raise TypeError(f"`{key}` is set by lr_svd_mlp (from `deterministic`); do not pass it")
     dense = [layer for layer in deterministic.layers if isinstance(layer, nn.Linear)]
-    has_bias = dense[0].bias is not None
-    dtype = dense[0].weight.dtype
     net = MLP(
         deterministic.widths,
         LayerKind.LOW_RANK,
         rank=rank,
-        bias=has_bias,
-        dtype=dtype,
+        bias=dense[0].bias is not None,
+        dtype=dense[0].weight.dtype,
         **layer_options,
     )
-    ranks = net.ranks or ()
-    with torch.no_grad():
-        for layer, source, r in zip(net.layers, dense, ranks, strict=True):
-            if not bool(torch.isfinite(source.weight).all()):
-                raise ValueError("`deterministic` has NaN or infinite weights")
-            mu_a, mu_b = balanced_factors(source.weight.detach().to("cpu", torch.float64), r)
-            assert isinstance(layer, LowRankBayesLinear)
-            means = {name: mean for name, (mean, _) in layer.factor_posteriors().items()}
-            means["A"].copy_(torch.as_tensor(mu_a, dtype=dtype))
-            means["B"].copy_(torch.as_tensor(mu_b, dtype=dtype))
-            if source.bias is not None:
-                if not bool(torch.isfinite(source.bias).all()):
-                    raise ValueError("`deterministic` has NaN or infinite biases")
-                target = means["bias"] if layer.bias_mode == "bayesian" else layer.bias
-                assert isinstance(target, Tensor)
-                target.copy_(source.bias.detach())
+    # the truncated SVD layer by layer, biases copied (one implementation for every
+    # architecture: lrbnn_core.baselines.conversion)
+    svd_warm_start_(net, deterministic)
     return net

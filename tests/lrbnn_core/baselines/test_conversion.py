@@ -16,7 +16,6 @@ from lrbnn_core.base import model_kl, set_generator, set_sampling
 from lrbnn_core.baselines import (
     Rank1BayesLinear,
     bayesian_layer_names,
-    lr_svd_mlp,
     rank1_mlp,
     svd_warm_start_,
     to_rank1,
@@ -80,16 +79,6 @@ def test_svd_warm_start_at_full_rank_gives_the_deterministic_outputs(task: Compa
     set_sampling(fresh, "mean")
     with torch.no_grad():
         assert not torch.allclose(fresh(x), det(x), rtol=RTOL, atol=ATOL)
-
-
-def test_svd_warm_start_equals_lr_svd_mlp_on_an_mlp() -> None:
-    gen = torch.Generator().manual_seed(0)
-    det = MLP((12, 9, 5), "deterministic", generator=gen)
-    twin = lr_svd_mlp(det, 3)
-    net = svd_warm_start_(MLP((12, 9, 5), "low_rank", rank=3, generator=gen), det)
-    for a, b in zip(net.layers, twin.layers, strict=True):
-        for key, (mean, _) in a.factor_posteriors().items():
-            assert torch.equal(mean, b.factor_posteriors()[key][0]), key
 
 
 def test_svd_warm_start_refuses_a_mismatched_model() -> None:

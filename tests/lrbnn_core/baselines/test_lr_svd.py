@@ -88,5 +88,7 @@ def test_lr_svd_refusals() -> None:
         lr_svd_mlp(det, (21, 4))
     with torch.no_grad():
         det.layers[1].weight[0, 0] = float("nan")
-    with pytest.raises(ValueError, match="`deterministic` has NaN or infinite weights"):
+    with pytest.raises(
+        ValueError, match=r"`deterministic` has NaN or infinite values in layers\.1\.weight"
+    ):
         lr_svd_mlp(det, 2)
