@@ -48,7 +48,8 @@ compare: $(STAMP)
 
 # Every artefact the README's numbers come from (verification/readme_numbers.py; a test compares
 # them): the default sweep's results and figures, the paper profile's, the examples, the claim
-# checks, the certificate runs (ours against PBB, the LSTM). About 1.5 hours on two cores.
+# checks, the certificate runs (ours against PBB, the LSTM), the full comparison. About 1.5 hours on
+# two cores.
 readme-assets: $(STAMP)
 	$(VENV)/bin/lrbnn sweep --workers 2
 	cp sweep_out/results.csv figures/sweep_results.csv
