@@ -4,7 +4,8 @@ a JSON sidecar as the sweep's: what redraws it, from which folder, seeds, commit
 
 * ``reliability_<task>.png`` (classification tasks): accuracy against mean confidence in ten
   equal-width confidence bins, one curve per family, the test predictions of every seed pooled;
-  the diagonal is perfect calibration; the pooled ECE in the legend.
+  the diagonal is perfect calibration. The ECE itself is the table's (``lrbnn_core.metrics.ece``:
+  15 right-closed bins, per seed), not recomputed from these bins.
 * ``ood_roc_<task>.png``: the ROC curve of the OOD score (MI for classification, predictive
   std for regression; OOD examples are the positives), one curve per family, pooled over seeds,
   with the pooled AUROC in the legend.
@@ -111,17 +112,17 @@ def plot_reliability(
         pooled = _pooled(arrays, task, family)
         assert pooled is not None
         seeds |= {k[2] for k in arrays if k[:2] == (task, family)}
-        conf, acc, count = reliability_bins(pooled["test_confidence"], pooled["test_correct"])
-        ece = float(np.sum(count * np.abs(acc - conf)) / np.sum(count))
+        conf, acc, _ = reliability_bins(pooled["test_confidence"], pooled["test_correct"])
         colour, marker = _STYLE[family]
         ax.plot(conf, acc, marker=marker, color=colour, markersize=4, linewidth=1.2,
-                label=f"{family} (ECE {ece:.3f})")  # fmt: skip
+                label=family)  # fmt: skip
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
     ax.set_xlabel("confidence (mean in bin)")
     ax.set_ylabel("accuracy in bin")
     ax.set_title(
-        f"{task}: reliability, {_N_BINS} bins\n{len(seeds)} seed(s) pooled", fontsize="medium"
+        f"{task}: reliability, {_N_BINS} bins\n{len(seeds)} seed(s) pooled (ECE: see the summary)",
+        fontsize="medium",
     )
     ax.grid(alpha=0.3)
     ax.legend(fontsize="x-small", loc="upper left")
