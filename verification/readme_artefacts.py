@@ -5,50 +5,35 @@ under the repository root. The sentences and sections are :mod:`verification.rea
 from __future__ import annotations
 
 import csv
-import json
 import math
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 __all__ = [
     "CERTS",
-    "COMMANDS",
     "COMPARE",
     "EXAMPLES",
-    "KL_BENCH",
-    "LAYER_BENCH",
     "PAPER",
-    "POINT_BENCH",
-    "SEQUENCE_BENCH",
     "SWEEP",
     "SWEEP_ANSWER",
-    "WORKERS_BENCH",
     "bernstein",
     "best_minus_pbb",
-    "command_seconds",
     "compare_ratios",
     "compare_table",
     "compare_time_ratio",
-    "compiled_bench",
     "default_answer",
     "default_excess",
     "default_sweep",
     "digits_data_free",
     "examples_prose",
     "examples_table",
-    "kl_inverse_bench",
-    "layer_bench",
     "lstm_prose",
     "lstm_table",
     "mixture_kl",
     "paper_digits",
     "paper_mnist1d",
     "pbb_table",
-    "point_bench",
     "premise",
-    "sequence_bench",
-    "workers_bench",
 ]
 
 
@@ -314,108 +299,6 @@ def lstm_prose(root: Path) -> list[str]:
     ]
 
 
-KL_BENCH = "benchmarks/results/bench_kl_inverse.json"
-
-
-def kl_inverse_bench(root: Path) -> list[str]:
-    """The vectorised kl-inverse's microseconds per element and its speed-up
-    (``bench_kl_inverse --json``)."""
-    values = json.loads((root / KL_BENCH).read_text(encoding="utf-8"))["values"]
-    return [_f(values["vectorised_ns_per_element"] / 1e3, 2), f"{values['speedup']:.0f}"]
-
-
-LAYER_BENCH = "benchmarks/results/bench_layers.json"
-
-
-def layer_bench(root: Path) -> list[str]:
-    """The layer step at 1024, 256 and 64 against mean-field, ``nn.Linear`` and the peer
-    (``bench_layers --json``)."""
-    sizes = json.loads((root / LAYER_BENCH).read_text(encoding="utf-8"))["values"]["sizes"]
-    big = sizes["1024"]
-    r16, mf, lin = (big[k] for k in ("low-rank r=16 shared", "mean-field shared", "nn.Linear"))
-    peer = big["bayesian-torch reparam"]
-
-    def vs_linear(size: str) -> str:
-        return _f(sizes[size]["nn.Linear"]["ms"] / sizes[size]["low-rank r=16 shared"]["ms"], 2)
-
-    return [
-        _f(r16["ms"], 2),
-        _f(mf["ms"], 1),
-        _f(mf["ms"] / r16["ms"], 1),
-        _f(lin["ms"], 1),
-        _f(lin["ms"] / r16["ms"], 1),
-        _f(mf["params"] / r16["params"], 0),
-        _f(peer["ms"] / r16["ms"], 1),
-        vs_linear("256"),
-        vs_linear("64"),
-        str(int(r16["ops"])),
-        str(int(lin["ops"])),
-    ]
-
-
-WORKERS_BENCH = "benchmarks/results/bench_sweep_workers.json"
-
-
-def workers_bench(root: Path) -> list[str]:
-    """The ratio of two workers' to one worker's wall time (``bench_sweep_workers --json``)."""
-    values = json.loads((root / WORKERS_BENCH).read_text(encoding="utf-8"))["values"]
-    return [_f(values["ratio"], 2)]
-
-
-POINT_BENCH = "benchmarks/results/bench_sweep_point.json"
-SEQUENCE_BENCH = "benchmarks/results/bench_sequence.json"
-
-
-def _bench(root: Path, artefact: str) -> dict[str, Any]:
-    """A benchmark's ``values`` (``benchmarks/_results.py``)."""
-    values: dict[str, Any] = json.loads((root / artefact).read_text(encoding="utf-8"))["values"]
-    return values
-
-
-def compiled_bench(root: Path) -> list[str]:
-    """The compiled step against ``nn.Linear`` at 64 and 256, its operators, its compilation
-    and the steps after which it pays at 1024 and 64 (``bench_layers --json``)."""
-    values = _bench(root, LAYER_BENCH)
-    sizes, fast = values["sizes"], "low-rank r=16 compiled"
-
-    def vs_linear(size: str) -> str:
-        return f"{sizes[size]['nn.Linear']['ms'] / sizes[size][fast]['ms']:.2f}"
-
-    first, at64 = values["compiled"]["1024"], values["compiled"]["64"]
-    return [
-        vs_linear("64"),
-        vs_linear("256"),
-        str(int(sizes["64"][fast]["ops"])),
-        f"{first['compile_s']:.1f}",
-        f"{first['pays_after_steps']:,.0f}",
-        f"{at64['compile_s']:.1f}",
-        f"{at64['pays_after_steps']:,.0f}",
-    ]
-
-
-def point_bench(root: Path) -> list[str]:
-    """A default sweep point's seconds and the lean steps' ratios (``bench_sweep_point``)."""
-    values = _bench(root, POINT_BENCH)
-    bound, erm = values["steps"]["train_bound"], values["steps"]["erm"]
-    return [
-        f"{values['point_s']:.1f}",
-        f"{bound['ratio']:.2f}",
-        f"{erm['ratio']:.2f}",
-        f"{erm['new_ms']:.2f}",
-    ]
-
-
-def sequence_bench(root: Path) -> list[str]:
-    """The ranges of the sequence models' old / new ratios (``bench_sequence --json``)."""
-    models = _bench(root, SEQUENCE_BENCH)["models"]
-
-    def span(arch: str, step: str) -> list[str]:
-        ratios = [m[step]["ratio"] for name, m in models.items() if name.startswith(arch)]
-        return [f"{min(ratios):.1f}", f"{max(ratios):.1f}"]
-
-    return [*span("lstm", "train"), *span("lstm", "eval"), *span("transformer", "eval")]
-
-
 COMPARE = "figures/compare_summary.csv"
 #: the README's compare table: (column title, summary metric, decimals); the primary metric
 #: (accuracy or MAE) and the calibration column (ECE; PICP for regression) depend on the task
@@ -473,17 +356,3 @@ def compare_time_ratio(root: Path) -> list[str]:
     rows = _compare_by(root)
     lr, det = (rows[("transformer_mnist1d", f)] for f in ("low_rank", "deterministic"))
     return [_f(float(lr["seconds_per_epoch_mean"]) / float(det["seconds_per_epoch_mean"]), 2)]
-
-
-COMMANDS = "benchmarks/results/readme_commands.json"
-
-
-def command_seconds(*names: str) -> Callable[[Path], list[str]]:
-    """A reader of the wall seconds of the README's commands ``names``
-    (``benchmarks/time_readme_commands.py --json``)."""
-
-    def read(root: Path) -> list[str]:
-        values = json.loads((root / COMMANDS).read_text(encoding="utf-8"))["values"]
-        return [_f(values[name]["seconds"], 1) for name in names]
-
-    return read
