@@ -143,6 +143,7 @@ class CompiledStep:
     def __init__(self, layer: LowRankBayesLinear, loss: Loss, kl_weight: float, compile: bool):
         self.layer, self.loss = layer, loss
         self.kl_weight = kl_weight
+        self._aliases: dict[str, Tensor] = {}
         self.compiled = compile and compiler_available()
         if compile and not self.compiled:
             _warn_once("no C++ compiler for torch.compile's CPU backend (inductor)")
@@ -153,6 +154,20 @@ class CompiledStep:
         if layer.bias_mode == "deterministic":
             names.append("bias")
         return {n: layer._parameters[n] for n in names}  # type: ignore[misc]
+
+    def _detached(self, params: dict[str, Tensor]) -> dict[str, Tensor]:
+        """Detached aliases of the parameters (the graph's inputs), made once and reused while
+        each still shares its parameter's storage and shape: an optimizer's in-place updates
+        show through them, and a replaced parameter (``p.data = ...``, a new tensor) gets a new
+        alias. Saves one ``aten::detach`` per parameter per step."""
+        cache = self._aliases
+        for name, p in params.items():
+            alias = cache.get(name)
+            if alias is None or (alias.data_ptr(), alias.shape, alias.stride(), alias.dtype) != (
+                p.data_ptr(), p.shape, p.stride(), p.dtype
+            ):
+                cache[name] = p.detach()
+        return {name: cache[name] for name in params}
 
     def _prior(self) -> dict[str, tuple[Tensor, Tensor]]:
         layer, like = self.layer, self.layer._mean("A")
@@ -192,7 +207,7 @@ class CompiledStep:
         params = self._params()
         eps = _draws(layer)
         weight = _constant(self.kl_weight, x)
-        detached = {n: p.detach() for n, p in params.items()}
+        detached = self._detached(params)
         args = (detached, x, eps, prior, weight, loss_args)
         try:
             grads, (total, finite) = _compiled(self.loss)(*args)

@@ -76,6 +76,22 @@ def test_compiled_step_matches_with_a_prior_at_the_initialisation() -> None:
 
 
 @needs_compiler
+def test_a_replaced_parameter_is_seen_by_the_next_step() -> None:
+    """The step reuses detached aliases of the parameters; a parameter given new storage
+    (``p.data = ...``, as a checkpoint load may do) must not leave a stale alias behind."""
+    x, t = _data()
+    losses = []
+    for compile_ in (True, False):
+        step = compiled_step(_layer(), mse, 0.05, compile=compile_)
+        step(x, t)
+        for p in step.layer.parameters():
+            p.data = p.data * 0.5  # new storage, new values
+        step.layer.zero_grad(set_to_none=True)
+        losses.append(float(step(x, t)))
+    assert losses[0] == pytest.approx(losses[1], rel=1e-5)
+
+
+@needs_compiler
 def test_the_twin_comparison_catches_mutants(monkeypatch: pytest.MonkeyPatch) -> None:
     twin = _run(compiled_step(_layer(), mse, 0.05, compile=False))
     assert _agree(_run(compiled_step(_layer(), mse, 0.05)), twin)
