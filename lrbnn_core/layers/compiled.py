@@ -163,8 +163,10 @@ class CompiledStep:
         cache = self._aliases
         for name, p in params.items():
             alias = cache.get(name)
-            if alias is None or (alias.data_ptr(), alias.shape, alias.stride(), alias.dtype) != (
-                p.data_ptr(), p.shape, p.stride(), p.dtype
+            layout = (p.data_ptr(), p.shape, p.stride(), p.dtype)
+            if (
+                alias is None
+                or (alias.data_ptr(), alias.shape, alias.stride(), alias.dtype) != layout
             ):
                 cache[name] = p.detach()
         return {name: cache[name] for name in params}
