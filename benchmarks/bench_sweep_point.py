@@ -6,7 +6,12 @@ posterior's bound training (:func:`lrbnn_core.objectives.train_bound`) and the d
 (:func:`lrbnn_core.erm_prior.train_dropout_erm`) against twins of the steps they replaced
 (kept here only: Adam / SGD's single-tensor loops, the kl-inverse through numpy arrays, a
 finiteness check per parameter and per layer), interleaved, min of repeats, and prints the
-ratios and whether the trained parameters are bit-identical.
+ratios and whether the trained parameters are bit-identical. Beside them it times the floor of
+eager PyTorch for the same two stages (``_floor_steps.py``: the same arithmetic as plain
+functions of the parameters, no module, hook, check or read; the ERM also with hand-written
+gradients) and prints how far the new steps are from it and how long the point would take if
+both stages ran at the floor (issue 16's 2x target for the default sweep is measured against
+this).
 
 Usage: ``OPENBLAS_NUM_THREADS=1 python benchmarks/bench_sweep_point.py [POINT_ID] [REPEATS]
 [--json PATH]`` (``--json``: also write the numbers there, as ``make bench`` does to
@@ -29,6 +34,7 @@ from torch import nn
 import lrbnn_core.certified_training as ct
 import verification.sweep.point as vp
 from lrbnn_core.base import KLMethod, bayesian_modules, model_kl, set_generator, set_sampling
+from lrbnn_core.certificates import gibbs_risks
 from lrbnn_core.erm_prior import DropoutERM, stage_generators, train_dropout_erm
 from lrbnn_core.kl_inverse import kl_inv_upper_torch
 from lrbnn_core.objectives import train_bound
@@ -132,6 +138,39 @@ def _stages(point: Any) -> tuple[float, dict[str, float], dict[str, Any]]:
     return total, dict(times), captured
 
 
+def _largest_difference(a: nn.Module, b: nn.Module) -> float:
+    return max(
+        float((p - q).abs().max())
+        for p, q in zip(a.state_dict().values(), b.state_dict().values(), strict=True)
+    )
+
+
+def _bound_part(point: Any, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The bound part of the training set (the certificate's sample), as the point splits it."""
+    settings = vp._settings(point)
+    _, bound_idx = ct.split_for_prior(len(x), settings.prior_fraction, point.seed)
+    return x[bound_idx], y[bound_idx]
+
+
+def _ceiling(total: float, times: dict[str, float], steps: dict[str, Any]) -> dict[str, float]:
+    """The point's seconds if its ERM, bound training and certification ran at their floors'
+    speed (each stage scaled by floor / new; a stage already faster than its twin keeps its
+    time, as the fused layer step beats plain autograd) and every other stage took what it
+    took: an upper bound on what leaner steps alone can give in eager PyTorch, not counting the
+    other stages' own headroom (prior ELBO, test errors, predictions: about a sixth of the
+    point)."""
+
+    def at_floor(erm_key: str) -> float:
+        saved = sum(
+            times[stage] * max(0.0, 1.0 - 1.0 / steps[stage][key]["new_over_floor"])
+            for stage, key in (("erm", erm_key), ("train_bound", "floor"), ("certify", "floor"))
+        )
+        return total - saved
+
+    point, manual = at_floor("floor"), at_floor("floor_manual")
+    return {"point_s": point, "ratio": total / point, "ratio_manual": total / manual}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("point_id", nargs="?", default="w128-s0-r16")
@@ -139,6 +178,10 @@ def main() -> None:
     parser.add_argument("--json", default=None, help="also write the numbers here (a JSON file)")
     args = parser.parse_args()
     pid, repeats = args.point_id, args.repeats
+    # imported here: the tests import this file as benchmarks.<name>, where the script's folder
+    # is not on the path
+    import _floor_steps as floor  # type: ignore[import-not-found]
+
     point = {p.point_id: p for p in grid(make_spec())}[pid]
     torch.set_num_threads(1)
     vp.run_point(point)  # the dataset cache, as every point after a worker's first
@@ -161,14 +204,29 @@ def main() -> None:
         runs[label].append(time.perf_counter() - start)
         results[label] = net
 
-    for _ in range(repeats):  # interleaved: old, new, old, new ...
+    seed = ekw["seed"]
+    # the Monte Carlo risks of the certificate: its networks on the bound part
+    n_mc, (cx, cy) = 100, _bound_part(point, x, y)
+    gibbs: dict[str, torch.Tensor] = {}
+    for _ in range(repeats):  # interleaved: old, new, floors, old, new, floors ...
         timed("train_bound old", lambda m: _old_train_bound(m, x, y, **kw), model)
         timed("train_bound new", lambda m: train_bound(m, x, y, **kw), model)
-        timed("erm old", lambda m: _old_erm(m, ex, ey, settings=erm_settings, seed=ekw["seed"]),
+        timed("train_bound floor", lambda m: floor.bound_autograd(m, x, y, **kw), model)
+        timed("erm old", lambda m: _old_erm(m, ex, ey, settings=erm_settings, seed=seed),
               erm_model)  # fmt: skip
         timed("erm new", lambda m: train_dropout_erm(m, ex, ey, settings=erm_settings,
-                                                     seed=ekw["seed"], progress=False),
+                                                     seed=seed, progress=False),
               erm_model)  # fmt: skip
+        timed("erm floor", lambda m: floor.erm_autograd(m, ex, ey, erm_settings, seed), erm_model)
+        timed("erm floor manual", lambda m: floor.erm_manual(m, ex, ey, erm_settings, seed),
+              erm_model)  # fmt: skip
+        start = time.perf_counter()
+        drawn = gibbs_risks(model, cx, cy, n_mc=n_mc, generator=torch.Generator().manual_seed(1))
+        runs["certify new"].append(time.perf_counter() - start)
+        start = time.perf_counter()
+        gibbs["floor"] = floor.gibbs_risks_floor(model, cx, cy, n_mc, 1)
+        runs["certify floor"].append(time.perf_counter() - start)
+        gibbs["new"] = torch.as_tensor(drawn)
     steps_out: dict[str, dict[str, Any]] = {}
     for stage, steps in (("train_bound", 2 * math.ceil(len(x) / kw["batch_size"])),
                          ("erm", 5 * math.ceil(len(ex) / erm_settings.batch_size))):  # fmt: skip
@@ -182,13 +240,35 @@ def main() -> None:
               f"ms/step, ratio {old / new:.2f}x, parameters bit-identical: {same}")  # fmt: skip
         steps_out[stage] = {"old_ms": 1e3 * old / steps, "new_ms": 1e3 * new / steps,
                             "ratio": old / new, "bit_identical": same}  # fmt: skip
+        for twin in [t for t in runs if t.startswith(f"{stage} floor")]:
+            low = min(runs[twin])
+            diff = _largest_difference(results[f"{stage} new"], results[twin])
+            label = twin.removeprefix(f"{stage} ")
+            print(f"  {label}: {1e3 * low / steps:.3f} ms/step, new / floor {new / low:.2f}x, "
+                  f"trained parameters differ from new's by at most {diff:.2g}")  # fmt: skip
+            steps_out[stage][label.replace(" ", "_")] = {
+                "ms": 1e3 * low / steps, "new_over_floor": new / low, "largest_difference": diff
+            }  # fmt: skip
+    new_c, floor_c = min(runs["certify new"]), min(runs["certify floor"])
+    same_risks = torch.equal(gibbs["new"], gibbs["floor"].to(gibbs["new"].dtype))
+    print(f"certify (Monte Carlo risks of {n_mc} networks on {len(cx)} examples): new "
+          f"{1e3 * new_c / n_mc:.2f} ms/network, floor {1e3 * floor_c / n_mc:.2f}, new / floor "
+          f"{new_c / floor_c:.2f}x, the same risks: {same_risks}")  # fmt: skip
+    steps_out["certify"] = {"new_ms": 1e3 * new_c / n_mc,
+                            "floor": {"ms": 1e3 * floor_c / n_mc, "new_over_floor": new_c / floor_c,
+                                      "same_risks": same_risks}}  # fmt: skip
+    ceiling = _ceiling(total, times, steps_out)
+    print(f"point at the floor (ERM, bound training and certification at their floors, the rest "
+          f"as measured): {ceiling['point_s']:.2f} s, {ceiling['ratio']:.2f}x shorter than now "
+          f"({ceiling['ratio_manual']:.2f}x with the hand-written ERM)")  # fmt: skip
     if args.json is not None:
         # imported here: the tests import this file as benchmarks.<name>, where the script's
         # folder is not on the path
         from _results import write_result  # type: ignore[import-not-found]
 
         values = {"point": pid, "repeats": repeats, "threads": torch.get_num_threads(),
-                  "point_s": total, "stages_s": times, "steps": steps_out}  # fmt: skip
+                  "point_s": total, "stages_s": times, "steps": steps_out,
+                  "floor_ceiling": ceiling}  # fmt: skip
         print(f"wrote {write_result(args.json, 'bench_sweep_point', values)}")
 
 
