@@ -94,6 +94,8 @@ bench: $(STAMP)
 	  --json benchmarks/results/bench_layers.json
 	$(PY) benchmarks/bench_sequence.py --json benchmarks/results/bench_sequence.json
 	$(PY) benchmarks/bench_sweep_point.py --json benchmarks/results/bench_sweep_point.json
+	# the sweeps now against the commit before issue 16's work, side by side (about 12 minutes)
+	$(PY) benchmarks/bench_sweep_wall.py --json benchmarks/results/bench_sweep_wall.json
 	$(PY) benchmarks/bench_sweep_workers.py --json benchmarks/results/bench_sweep_workers.json
 	$(PY) benchmarks/time_readme_commands.py --json benchmarks/results/readme_commands.json
 
