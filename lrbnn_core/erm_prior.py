@@ -32,6 +32,7 @@ from tqdm import tqdm
 from lrbnn_core._validation import MAX_LEARNING_RATE, check_int, check_real
 from lrbnn_core.base import SamplingMode, bayesian_modules, deferred_finite_checks, set_sampling
 from lrbnn_core.training._checks import _preserved
+from lrbnn_core.training.flat import FlatStep
 
 __all__ = ["DropoutERM", "sgd_epochs", "stage_generators", "train_dropout_erm"]
 
@@ -88,8 +89,28 @@ def sgd_epochs(
     the step's random draws if any, rewound first), which raise a ``ValueError`` naming a
     non-finite input or parameter or an overflow where there is one."""
     x, y = data
-    # foreach: one kernel per update for all the parameters, bit for bit the default loop's
-    optimizer = torch.optim.SGD(params, lr=lr, momentum=momentum, foreach=True)
+    # one update of one flat buffer per step (FlatStep: the parameters that have gradients),
+    # bit for bit SGD's per-parameter loops (tests compare them)
+    with FlatStep(
+        params, lambda ts: torch.optim.SGD(ts, lr=lr, momentum=momentum, foreach=len(ts) > 1)
+    ) as flat:
+        _sgd_loop(model, flat, (x, y), loss_fn, epochs, batch_size, shuffle, desc, progress, noise)
+
+
+def _sgd_loop(
+    model: nn.Module,
+    flat: FlatStep,
+    data: tuple[Tensor, Tensor],
+    loss_fn: Callable[[Tensor, Tensor], Tensor],
+    epochs: int,
+    batch_size: int,
+    shuffle: torch.Generator,
+    desc: str,
+    progress: bool,
+    noise: torch.Generator | None,
+) -> None:
+    """:func:`sgd_epochs`' loop."""
+    x, y = data
     for epoch in tqdm(range(epochs), desc=desc, unit="epoch", disable=not progress):
         for idx in torch.randperm(len(x), generator=shuffle).split(batch_size):
             xb, state = x[idx], None if noise is None else noise.get_state()
@@ -107,9 +128,9 @@ def sgd_epochs(
                     with torch.no_grad():
                         model(xb)
                     raise FloatingPointError(f"{desc} loss {value} at epoch {epoch + 1}")
-            optimizer.zero_grad(set_to_none=True)
+            flat.zero_grad()
             loss.backward()
-            optimizer.step()
+            flat.step()
 
 
 def train_dropout_erm(

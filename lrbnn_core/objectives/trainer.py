@@ -37,6 +37,7 @@ from lrbnn_core.training._checks import (
     _preserved,
 )
 from lrbnn_core.training.config import Task, _check_int, _check_real
+from lrbnn_core.training.flat import FlatStep
 from lrbnn_core.training.loop import _name_the_cause, _seeded_generators
 
 __all__ = ["BoundEpochStats", "BoundStepStats", "BoundTrainResult", "train_bound"]
@@ -206,14 +207,15 @@ def train_bound(
 
     steps_per_epoch = math.ceil(n / bs)
     shuffle_gen, weight_gen = _seeded_generators(seed_, _model_device(model))
-    # foreach: one kernel per update for all the parameters, the same numbers bit for bit as
-    # the default single-tensor loop on CPU (a test compares them)
-    optimizer = torch.optim.Adam(params, lr=rate, foreach=True)
+    # one update of one flat buffer per step (FlatStep), the same numbers bit for bit as Adam's
+    # per-parameter loops (tests compare them); foreach over the parameters where they cannot
+    # share a buffer
+    flat = FlatStep(params, lambda ts: torch.optim.Adam(ts, lr=rate, foreach=len(ts) > 1))
     found_inf = torch.zeros((), dtype=torch.float32, device=params[0].device)
     history: list[BoundEpochStats] = []
     steps: list[BoundStepStats] = []
 
-    with _preserved(model):
+    with _preserved(model), flat:
         set_generator(model, weight_gen)
         bar = tqdm(range(n_epochs), desc=f"train_bound[{obj.value}]", unit="epoch",
                    disable=not progress)  # fmt: skip
@@ -251,7 +253,7 @@ def train_bound(
                         f"the {obj.value!r} objective became {v_val} at {where} "
                         f"(risk={r_val}, kl={kl_val})"
                     )
-                optimizer.zero_grad(set_to_none=True)
+                flat.zero_grad()
                 value.backward()
                 if not _gradients_finite(params, found_inf):
                     raise FloatingPointError(
@@ -260,7 +262,7 @@ def train_bound(
                         "0 has an infinite derivative: use a larger `batch_size` or "
                         "'quadratic'"
                     )
-                optimizer.step()
+                flat.step()
                 record = BoundStepStats(epoch + 1, k + 1, v_val, r_val, kl_val)
                 steps.append(record)
                 weight = len(idx) / n
@@ -270,4 +272,5 @@ def train_bound(
             history.append(BoundEpochStats(epoch + 1, sums["value"], sums["risk"], sums["kl"]))
             bar.set_postfix(objective=f"{sums['value']:.4g}")
         bar.close()
-    return BoundTrainResult(obj, tuple(history), tuple(steps), optimizer)
+    assert flat.optimizer is not None  # set on leaving the block
+    return BoundTrainResult(obj, tuple(history), tuple(steps), flat.optimizer)
