@@ -18,6 +18,10 @@ twins here run the same arithmetic as plain functions of the parameters:
   layers' draw order from the same generator, the bounded cross-entropy, the closed-form KL plus
   the penalty, the same objective, Adam), with no module, no check and no read; to rounding.
 
+Each updates its parameters as the toolkit does, through one flat buffer
+(:class:`lrbnn_core.training.flat.FlatStep`), so that the comparison measures what surrounds the
+arithmetic and not the optimizer.
+
 These are benchmarks' twins only, never the toolkit's path: they check nothing, so a NaN would
 go through them unnamed.
 """
@@ -35,6 +39,7 @@ from lrbnn_core.base import bayesian_modules
 from lrbnn_core.erm_prior import DropoutERM, stage_generators
 from lrbnn_core.layers import LowRankBayesLinear
 from lrbnn_core.objectives.bounds import bound_objective, bounded_cross_entropy
+from lrbnn_core.training.flat import FlatStep
 from lrbnn_core.training.loop import _seeded_generators
 
 
@@ -55,25 +60,33 @@ def erm_autograd(model: nn.Module, x: Tensor, y: Tensor, settings: DropoutERM, s
     blocks = [_mean_blocks(layer) for layer in _low_rank_layers(model)]
     shuffle, noise = stage_generators(seed, 0)
     keep = 1.0 - settings.dropout
-    params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.SGD(params, lr=settings.lr, momentum=settings.momentum, foreach=True)
+    params = [p for blk in blocks for p in blk if p is not None]
     last = len(blocks) - 1
-    for _ in range(settings.epochs):
-        for idx in torch.randperm(len(x), generator=shuffle).split(settings.batch_size):
-            h = x[idx]
-            for i, (a, b, c) in enumerate(blocks):
-                if i > 0:
-                    mask = torch.rand(h.shape, generator=noise, dtype=h.dtype).lt_(keep)
-                    h = (h * mask).div_(keep)
-                h = h @ b @ a.T
-                if c is not None:
-                    h = h + c
-                if i < last:
-                    h = torch.relu(h)
-            loss = F.cross_entropy(h, y[idx])
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+    with _sgd(params, settings) as flat:
+        for _ in range(settings.epochs):
+            for idx in torch.randperm(len(x), generator=shuffle).split(settings.batch_size):
+                h = x[idx]
+                for i, (a, b, c) in enumerate(blocks):
+                    if i > 0:
+                        mask = torch.rand(h.shape, generator=noise, dtype=h.dtype).lt_(keep)
+                        h = (h * mask).div_(keep)
+                    h = h @ b @ a.T
+                    if c is not None:
+                        h = h + c
+                    if i < last:
+                        h = torch.relu(h)
+                loss = F.cross_entropy(h, y[idx])
+                flat.zero_grad()
+                loss.backward()
+                flat.step()
+
+
+def _sgd(params: list[Tensor], settings: DropoutERM) -> FlatStep:
+    """The ERM's optimizer as the toolkit runs it: SGD with momentum on one flat buffer."""
+    return FlatStep(
+        params,  # type: ignore[arg-type]
+        lambda ts: torch.optim.SGD(ts, lr=settings.lr, momentum=settings.momentum),
+    )
 
 
 def erm_manual(model: nn.Module, x: Tensor, y: Tensor, settings: DropoutERM, seed: int) -> None:
@@ -83,9 +96,8 @@ def erm_manual(model: nn.Module, x: Tensor, y: Tensor, settings: DropoutERM, see
     shuffle, noise = stage_generators(seed, 0)
     keep = 1.0 - settings.dropout
     params = [p for blk in blocks for p in blk if p is not None]
-    optimizer = torch.optim.SGD(params, lr=settings.lr, momentum=settings.momentum, foreach=True)
     last = len(blocks) - 1
-    with torch.no_grad():
+    with torch.no_grad(), _sgd(params, settings) as flat:
         for _ in range(settings.epochs):
             for idx in torch.randperm(len(x), generator=shuffle).split(settings.batch_size):
                 h, saved = x[idx], []
@@ -118,7 +130,7 @@ def erm_manual(model: nn.Module, x: Tensor, y: Tensor, settings: DropoutERM, see
                         g = (grad_z @ b.T).mul_(mask).div_(keep).mul_(pre > 0)
                 for p, grad in zip(params, grads, strict=True):
                     p.grad = grad
-                optimizer.step()
+                flat.step()
 
 
 def bound_autograd(model: nn.Module, x: Tensor, y: Tensor, **k: Any) -> None:
@@ -136,8 +148,24 @@ def bound_autograd(model: nn.Module, x: Tensor, y: Tensor, **k: Any) -> None:
     fixed_bias = [None if layer.bias_mode == "bayesian" else layer.bias for layer in layers]
     shuffle, draws = _seeded_generators(k["seed"], torch.device("cpu"))
     params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.Adam(params, lr=k["lr"], foreach=True)
     n, bs, last = len(x), k["batch_size"], len(layers) - 1
+    with FlatStep(params, lambda ts: torch.optim.Adam(ts, lr=k["lr"])) as flat:
+        _bound_epochs(flat, blocks, fixed_bias, (x, y), (shuffle, draws), n, bs, last, k)
+
+
+def _bound_epochs(
+    flat: FlatStep,
+    blocks: list[Any],
+    fixed_bias: list[Tensor | None],
+    data: tuple[Tensor, Tensor],
+    generators: tuple[torch.Generator, torch.Generator],
+    n: int,
+    bs: int,
+    last: int,
+    k: dict[str, Any],
+) -> None:
+    """:func:`bound_autograd`'s loop."""
+    (x, y), (shuffle, draws) = data, generators
     for _ in range(k["epochs"]):
         perm = torch.randperm(n, generator=shuffle)
         for j in range(math.ceil(n / bs)):
@@ -163,9 +191,9 @@ def bound_autograd(model: nn.Module, x: Tensor, y: Tensor, **k: Any) -> None:
             # the closed-form KL: sum of 0.5 (ratio^2 + mahal^2) - ln ratio - 0.5 per entry
             kl = torch.stack(kls).sum() + (k["penalty"] - 0.5 * entries)
             value = bound_objective(k["objective"], risk, kl, n=k["n_bound"], delta=k["delta"])
-            optimizer.zero_grad(set_to_none=True)
+            flat.zero_grad()
             value.backward()
-            optimizer.step()
+            flat.step()
 
 
 def gibbs_risks_floor(model: nn.Module, x: Tensor, y: Tensor, n_mc: int, seed: int) -> Tensor:
