@@ -43,6 +43,14 @@ from lrbnn_core.training.flat import FlatStep
 from lrbnn_core.training.loop import _seeded_generators
 
 
+def largest_difference(a: nn.Module, b: nn.Module) -> float:
+    """The largest absolute difference between two models' state entries (same structure)."""
+    return max(
+        float((p - q).abs().max())
+        for p, q in zip(a.state_dict().values(), b.state_dict().values(), strict=True)
+    )
+
+
 def _low_rank_layers(model: nn.Module) -> list[LowRankBayesLinear]:
     layers = bayesian_modules(model)
     if not all(isinstance(layer, LowRankBayesLinear) for layer in layers):

@@ -138,13 +138,6 @@ def _stages(point: Any) -> tuple[float, dict[str, float], dict[str, Any]]:
     return total, dict(times), captured
 
 
-def _largest_difference(a: nn.Module, b: nn.Module) -> float:
-    return max(
-        float((p - q).abs().max())
-        for p, q in zip(a.state_dict().values(), b.state_dict().values(), strict=True)
-    )
-
-
 def _bound_part(point: Any, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """The bound part of the training set (the certificate's sample), as the point splits it."""
     settings = vp._settings(point)
@@ -242,7 +235,7 @@ def main() -> None:
                             "ratio": old / new, "bit_identical": same}  # fmt: skip
         for twin in [t for t in runs if t.startswith(f"{stage} floor")]:
             low = min(runs[twin])
-            diff = _largest_difference(results[f"{stage} new"], results[twin])
+            diff = floor.largest_difference(results[f"{stage} new"], results[twin])
             label = twin.removeprefix(f"{stage} ")
             print(f"  {label}: {1e3 * low / steps:.3f} ms/step, new / floor {new / low:.2f}x, "
                   f"trained parameters differ from new's by at most {diff:.2g}")  # fmt: skip

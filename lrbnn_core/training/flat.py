@@ -64,7 +64,8 @@ class FlatStep:
         self._optimizer: torch.optim.Optimizer | None = None
         kinds = {(p.dtype, p.device, p.layout) for p in self.params}
         self._flattens = len(kinds) == 1 and next(iter(kinds))[2] == torch.strided
-        #: the per-parameter optimizer :meth:`close` returned (set on leaving a ``with`` block)
+        #: the per-parameter optimizer :meth:`close` returned (set on leaving a ``with`` block);
+        #: ``None`` while the steps run
         self.optimizer: torch.optim.Optimizer | None = None
 
     def __enter__(self) -> FlatStep:
@@ -72,7 +73,7 @@ class FlatStep:
 
     def __exit__(self, *exc: object) -> None:
         """:meth:`close`, also when the loop raises; its optimizer is then :attr:`optimizer`."""
-        self.optimizer = self.close()
+        self.close()
 
     def zero_grad(self) -> None:
         """Every parameter's gradient to ``None`` (as ``zero_grad(set_to_none=True)``)."""
@@ -95,6 +96,8 @@ class FlatStep:
 
     def step(self) -> None:
         """One optimizer step with the parameters' current gradients."""
+        if self.optimizer is not None:
+            raise RuntimeError("this FlatStep is closed: step its `optimizer` instead")
         if self._optimizer is None:
             self._start()
         assert self._optimizer is not None
@@ -125,12 +128,13 @@ class FlatStep:
         """Give every parameter its own storage back; return the per-parameter optimizer with
         the state the steps built (each buffer-sized state tensor cut into the parameters'
         parts), as if it had run the steps itself."""
-        optimizer = self._make(self.params)
-        if self._buffer is None:
-            if self._optimizer is not None:
-                optimizer.load_state_dict(self._optimizer.state_dict())
-            return optimizer
+        if self.optimizer is not None:  # closed already
+            return self.optimizer
+        if self._buffer is None:  # no step taken, or the parameters' own optimizer ran them
+            self.optimizer = self._optimizer or self._make(self.params)
+            return self.optimizer
         assert self._optimizer is not None
+        optimizer = self._make(self.params)
         state = self._optimizer.state.get(self._buffer, {})
         sizes = [p.numel() for p in self._members]
         with torch.no_grad():
@@ -143,6 +147,7 @@ class FlatStep:
                     for key, value in state.items()
                 }
         self._buffer = None
+        self.optimizer = optimizer
         return optimizer
 
 

@@ -41,13 +41,6 @@ def _data(n: int = 96) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.randn(n, 5, generator=g), torch.randint(0, 3, (n,), generator=g)
 
 
-def _largest_difference(a: torch.nn.Module, b: torch.nn.Module) -> float:
-    return max(
-        float((p - q).abs().max())
-        for p, q in zip(a.state_dict().values(), b.state_dict().values(), strict=True)
-    )
-
-
 def _erm(fn: Any) -> torch.nn.Module:
     net = _net()
     x, y = _data()
@@ -62,17 +55,17 @@ def _toolkit_erm() -> torch.nn.Module:
 
 def test_the_autograd_erm_is_the_toolkit_erm_bit_for_bit() -> None:
     twin = _erm(lambda n, x, y: floor.erm_autograd(n, x, y, SETTINGS, 5))
-    assert _largest_difference(_toolkit_erm(), twin) == 0.0
+    assert floor.largest_difference(_toolkit_erm(), twin) == 0.0
     # the comparison can fail: another seed draws other masks
     other = _erm(lambda n, x, y: floor.erm_autograd(n, x, y, SETTINGS, 6))
-    assert _largest_difference(_toolkit_erm(), other) > 1e-4
+    assert floor.largest_difference(_toolkit_erm(), other) > 1e-4
 
 
 def test_the_hand_written_erm_gradients_agree_to_rounding(monkeypatch: pytest.MonkeyPatch) -> None:
     reference = _toolkit_erm()
-    moved = _largest_difference(reference, _net())
+    moved = floor.largest_difference(reference, _net())
     twin = _erm(lambda n, x, y: floor.erm_manual(n, x, y, SETTINGS, 5))
-    assert _largest_difference(reference, twin) < 1e-6 < moved
+    assert floor.largest_difference(reference, twin) < 1e-6 < moved
     # a mutant: the softmax term of the logits' gradient 1 % too large
     real_softmax = torch.softmax
 
@@ -81,7 +74,7 @@ def test_the_hand_written_erm_gradients_agree_to_rounding(monkeypatch: pytest.Mo
 
     monkeypatch.setattr(floor.torch, "softmax", scaled)
     mutant = _erm(lambda n, x, y: floor.erm_manual(n, x, y, SETTINGS, 5))
-    assert _largest_difference(reference, mutant) > 1e-5
+    assert floor.largest_difference(reference, mutant) > 1e-5
 
 
 def _posterior() -> MLP:
@@ -97,11 +90,11 @@ def test_the_autograd_bound_step_agrees_with_train_bound_to_rounding() -> None:
     train_bound(new, x, y, progress=False, **BOUND)
     floor.bound_autograd(twin, x, y, **BOUND)
     # measured: 3e-8 apart (float32 rounding of the fused backward against autograd's)
-    assert _largest_difference(new, twin) < 1e-6 < _largest_difference(new, start)
+    assert floor.largest_difference(new, twin) < 1e-6 < floor.largest_difference(new, start)
     # the comparison can fail: a penalty one nat off moves the trained posterior by 2e-5
     mutant = copy.deepcopy(start)
     floor.bound_autograd(mutant, x, y, **{**BOUND, "penalty": BOUND["penalty"] + 1.0})
-    assert _largest_difference(new, mutant) > 1e-6
+    assert floor.largest_difference(new, mutant) > 1e-6
 
 
 def test_the_floor_risks_are_the_toolkits() -> None:

@@ -150,3 +150,11 @@ def test_a_changing_set_of_parameters_is_refused() -> None:
             flat.zero_grad()
             net(x).sum().backward()
             flat.step()
+
+
+def test_a_closed_flat_step_refuses_to_step_and_closes_once() -> None:
+    net = _net()
+    flat = _flat(net, SGD, steps=2)
+    assert flat.optimizer is not None and flat.close() is flat.optimizer
+    with pytest.raises(RuntimeError, match="closed"):
+        flat.step()
