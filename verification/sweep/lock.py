@@ -15,6 +15,7 @@ import fcntl
 import os
 import socket
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -30,12 +31,34 @@ class FolderBusy(SweepError):
     """Another live process holds the output folder's lock."""
 
 
+# how long a contender waits for the holder's line: a holder writes it just after taking the
+# lock and wipes it just before letting go, so an empty file means one of those two moments
+HOLDER_LINE_WAIT_S = 2.0
+
+
 def _holder(fd: int) -> str:
     try:
-        text = os.pread(fd, 512, 0).decode("utf-8", "replace").strip()
+        return os.pread(fd, 512, 0).decode("utf-8", "replace").strip()
     except OSError:
-        text = ""
-    return text or "another process"
+        return ""
+
+
+def _try_lock(fd: int) -> str | None:
+    """Take the lock without blocking: ``None`` when it is ours, else the holder's line.
+
+    An empty line is the moment between a holder's ``flock`` and its write, or between its wipe
+    and its release; polling briefly turns that race into either the lock or the holder's name.
+    """
+    deadline = time.monotonic() + HOLDER_LINE_WAIT_S
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return None
+        except BlockingIOError:
+            holder = _holder(fd)
+        if holder or time.monotonic() >= deadline:
+            return holder or "another process"
+        time.sleep(0.01)
 
 
 @contextmanager
@@ -55,10 +78,8 @@ def folder_lock(
     except OSError as exc:
         raise SweepError(f"`--out` {folder} cannot be used: {exc.strerror or exc}") from None
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = _holder(fd)
+        holder = _try_lock(fd)
+        if holder is not None:
             if not wait:
                 raise FolderBusy(
                     f"`--out` {folder} is in use by {holder}; wait for it to finish, rerun "
