@@ -19,6 +19,7 @@ __all__ = [
     "LAYER_BENCH",
     "POINT_BENCH",
     "SEQUENCE_BENCH",
+    "STACKED_BENCH",
     "WALL_BENCH",
     "WORKERS_BENCH",
     "command_seconds",
@@ -28,6 +29,7 @@ __all__ = [
     "layer_bench",
     "point_bench",
     "sequence_bench",
+    "stacked_bench",
     "wall_bench",
     "workers_bench",
 ]
@@ -182,3 +184,13 @@ def wall_bench(root: Path) -> list[str]:
         f"{runs['lstm']['ratio']:.2f}",
         f"{runs['transformer']['ratio']:.2f}",
     ]
+
+
+STACKED_BENCH = "benchmarks/results/bench_stacked_points.json"
+
+
+def stacked_bench(root: Path) -> list[str]:
+    """How much shorter per point the dropout-ERM and the bound-training steps are with two and
+    four default points stacked in one step (``bench_stacked_points --json``)."""
+    values = _bench(root, STACKED_BENCH)
+    return [f"{values[stage]['ratio'][p]:.2f}" for stage in ("erm", "bound") for p in ("2", "4")]
