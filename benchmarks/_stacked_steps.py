@@ -139,9 +139,7 @@ def bound_stacked(
                             [torch.randn(shape, generator=g[1], dtype=mean.dtype) for g in gens]
                         )
                         w.append(std * eps + mean)
-                        ratio, mahal = std / scale, (mean - loc) / scale
-                        terms = 0.5 * (ratio * ratio + mahal * mahal) - torch.log(ratio)
-                        kls.append(terms.flatten(1).sum(1))
+                        kls.append(floor.kl_terms(std, mean, loc, scale).flatten(1).sum(1))
                     bias, a, b = w
                     h = h @ b @ a.transpose(1, 2) + bias.unsqueeze(1)
                     if i < last:

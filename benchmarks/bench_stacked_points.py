@@ -68,7 +68,8 @@ def _stage(stage: str, parts: list[dict[str, Any]], seeds: list[int], epochs: in
     settings = DropoutERM(epochs=epochs)
     n = len(parts[0][stage][1])
     bound = {**BOUND, "epochs": epochs, "n_bound": n // 2}
-    steps = epochs * math.ceil(n / 64)
+    batch = settings.batch_size if stage == "erm" else bound["batch_size"]
+    steps = epochs * math.ceil(n / batch)
 
     def one_by_one(models: list[nn.Module]) -> None:
         for m, part, seed in zip(models, parts, seeds, strict=True):
@@ -88,18 +89,20 @@ def _stage(stage: str, parts: list[dict[str, Any]], seeds: list[int], epochs: in
 
     runs: dict[int, list[float]] = {p: [] for p in (1, *STACKS)}
     trained: dict[int, list[nn.Module]] = {}
-    for _ in range(repeats):  # interleaved
+    for repeat in range(repeats + 1):  # interleaved; the first round warms up, untimed
         for p in runs:
             count = max(STACKS) if p == 1 else p
             models = [copy.deepcopy(part[stage][0]) for part in parts[:count]]
             start = time.perf_counter()
             (one_by_one if p == 1 else together)(models)
-            runs[p].append((time.perf_counter() - start) / count)
+            if repeat:
+                runs[p].append((time.perf_counter() - start) / count)
             trained[p] = models
     per_point = {p: 1e3 * min(t) / steps for p, t in runs.items()}
     ms = {str(p): v for p, v in per_point.items()}
     out: dict[str, Any] = {"steps": steps, "ratio": {}, "largest_difference": {}, "ms": ms}
-    print(f"{stage} step of w{WIDTH}-r{RANK} ({steps} steps of batch 64), ms per point per step:")
+    print(f"{stage} step of w{WIDTH}-r{RANK} ({steps} steps of batch {batch}), "
+          "ms per point per step:")  # fmt: skip
     print(f"  one point at a time: {per_point[1]:.3f}")
     for p in STACKS:
         pairs = zip(trained[p], trained[1][:p], strict=True)
