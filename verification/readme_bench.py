@@ -15,6 +15,7 @@ from verification.readme_artefacts import _f
 
 __all__ = [
     "COMMANDS",
+    "COMPILED_ERM_BENCH",
     "KL_BENCH",
     "LAYER_BENCH",
     "POINT_BENCH",
@@ -24,6 +25,7 @@ __all__ = [
     "WORKERS_BENCH",
     "command_seconds",
     "compiled_bench",
+    "compiled_erm_bench",
     "floor_bench",
     "kl_inverse_bench",
     "layer_bench",
@@ -194,3 +196,26 @@ def stacked_bench(root: Path) -> list[str]:
     four default points stacked in one step (``bench_stacked_points --json``)."""
     values = _bench(root, STACKED_BENCH)
     return [f"{values[stage]['ratio'][p]:.2f}" for stage in ("erm", "bound") for p in ("2", "4")]
+
+
+COMPILED_ERM_BENCH = "benchmarks/results/bench_compiled_erm.json"
+
+
+def compiled_erm_bench(root: Path) -> list[str]:
+    """The compiled ERM twin against the toolkit's ERM (``bench_compiled_erm --json``): the
+    smallest and largest per-step speed-up over the default grid's low-rank shapes, then, over
+    its 24 low-rank points, the seconds saved and the seconds compiling (cold cache), the net,
+    and the warm cache's compiling and net."""
+    values = _bench(root, COMPILED_ERM_BENCH)
+    rows = values["cold"]["shapes"].values()
+    ratios = [r["toolkit_ms"] / r["compiled_ms"] for r in rows]
+    cold, warm = values["cold"]["summary"], values["warm"]["summary"]
+    return [
+        f"{min(ratios):.2f}",
+        f"{max(ratios):.2f}",
+        f"{cold['saved_s']:.1f}",
+        f"{cold['compile_s']:.1f}",
+        f"{cold['net_s']:+.1f}",
+        f"{warm['compile_s']:.1f}",
+        f"{warm['net_s']:+.1f}",
+    ]
