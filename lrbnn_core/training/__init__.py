@@ -6,8 +6,8 @@
 * :mod:`~lrbnn_core.training.prediction`: :func:`predict`, batched Monte Carlo predictions;
 * :mod:`~lrbnn_core.training.checkpoints`: :func:`save_checkpoint` and :func:`load_checkpoint`;
 * :mod:`~lrbnn_core.training.flat`: :class:`~lrbnn_core.training.flat.FlatStep`, one optimizer
-  update of one flat buffer per step (the bound training's and the dropout ERM's), bit for bit
-  the per-parameter optimizer's;
+  update of one flat buffer per step (the ELBO loop's, the bound training's and the dropout
+  ERM's), bit for bit the per-parameter optimizer's;
 * :mod:`~lrbnn_core.training._checks`: the checks of inputs, targets and model state that the
   trainers, :func:`predict` and the certificates share.
 

@@ -67,6 +67,8 @@ class FlatStep:
         #: the per-parameter optimizer :meth:`close` returned (set on leaving a ``with`` block);
         #: ``None`` while the steps run
         self.optimizer: torch.optim.Optimizer | None = None
+        #: the learning rate :meth:`set_lr` set last (``None``: the optimizer's own)
+        self._lr: float | None = None
 
     def __enter__(self) -> FlatStep:
         return self
@@ -80,11 +82,20 @@ class FlatStep:
         for p in self.params:
             p.grad = None
 
+    def set_lr(self, lr: float) -> None:
+        """The learning rate of the next steps (every parameter group), as a schedule sets
+        ``group["lr"]`` of a per-parameter optimizer; :meth:`close`'s optimizer keeps it."""
+        if self.optimizer is not None:
+            raise RuntimeError("this FlatStep is closed: set the lr of its `optimizer` instead")
+        self._lr = lr
+        if self._optimizer is not None:
+            _set_lr(self._optimizer, lr)
+
     def _start(self) -> None:
         """At the first step: the buffer over the parameters that have a gradient."""
         members = [p for p in self.params if p.grad is not None]
         if not self._flattens or not members:
-            self._optimizer = self._make(self.params)
+            self._optimizer = self._made(self.params)
             return
         with torch.no_grad():
             buffer = nn.Parameter(torch.cat([p.reshape(-1) for p in members]))
@@ -92,7 +103,14 @@ class FlatStep:
             for p, view in zip(members, views, strict=True):
                 p.data = view.view_as(p)
         self._members, self._buffer = members, buffer
-        self._optimizer = self._make([buffer])
+        self._optimizer = self._made([buffer])
+
+    def _made(self, tensors: Sequence[Tensor]) -> torch.optim.Optimizer:
+        """The loop's optimizer over ``tensors``, at the rate :meth:`set_lr` set last."""
+        optimizer = self._make(tensors)
+        if self._lr is not None:
+            _set_lr(optimizer, self._lr)
+        return optimizer
 
     def step(self) -> None:
         """One optimizer step with the parameters' current gradients."""
@@ -131,10 +149,10 @@ class FlatStep:
         if self.optimizer is not None:  # closed already
             return self.optimizer
         if self._buffer is None:  # no step taken, or the parameters' own optimizer ran them
-            self.optimizer = self._optimizer or self._make(self.params)
+            self.optimizer = self._optimizer or self._made(self.params)
             return self.optimizer
         assert self._optimizer is not None
-        optimizer = self._make(self.params)
+        optimizer = self._made(self.params)
         state = self._optimizer.state.get(self._buffer, {})
         sizes = [p.numel() for p in self._members]
         with torch.no_grad():
@@ -155,3 +173,8 @@ def _is_buffer_sized(value: object, n: int) -> bool:
     """Whether an optimizer state entry holds one value per buffer entry (a moment, a momentum
     buffer) rather than one per step (Adam's step count)."""
     return isinstance(value, Tensor) and value.dim() == 1 and value.numel() == n
+
+
+def _set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
+    for group in optimizer.param_groups:
+        group["lr"] = lr

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -65,6 +66,7 @@ from lrbnn_core.training.config import (
     _schedule,
     _task,
 )
+from lrbnn_core.training.flat import FlatStep
 
 __all__ = [
     "EpochStats",
@@ -236,7 +238,9 @@ def train(
     x_val: Tensor | None = None,
     y_val: Tensor | None = None,
 ) -> TrainResult:
-    r"""Train ``model`` in place with Adam on :math:`\mathcal{L}_t` (module docstring).
+    r"""Train ``model`` in place with Adam on :math:`\mathcal{L}_t` (module docstring), one
+    update of one flat buffer per step (:class:`~lrbnn_core.training.flat.FlatStep`: bit for bit
+    the per-parameter Adam; the returned optimizer is per-parameter, with its state).
 
     Parameters
     ----------
@@ -305,17 +309,22 @@ def train(
     method = kl_method(config.kl_method)
     bayesian = bool(bayesian_modules(model))
     shuffle_gen, weight_gen = _seeded_generators(config.seed, _model_device(model))
-    optimizer = (
-        torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay, foreach=True)
-        if config.weight_decay > 0.0
-        else torch.optim.Adam(params, lr=config.lr, foreach=True)
-    )
+
+    def make_optimizer(tensors: Sequence[Tensor]) -> torch.optim.Optimizer:
+        if config.weight_decay > 0.0:
+            return torch.optim.AdamW(
+                tensors, lr=config.lr, weight_decay=config.weight_decay, foreach=True
+            )
+        return torch.optim.Adam(tensors, lr=config.lr, foreach=True)
+
+    # one update of one flat buffer per step, bit for bit the per-parameter Adam (tested)
+    flat = FlatStep(params, make_optimizer)
     total_steps = config.epochs * steps_per_epoch
     history: list[EpochStats] = []
     steps: list[StepStats] = []
     best: tuple[float, int, dict[str, Tensor]] | None = None
 
-    with _preserved(model):
+    with _preserved(model), flat:
         set_generator(model, weight_gen)
         bar = tqdm(range(config.epochs), desc="train", unit="epoch", disable=not config.progress)
         for epoch in bar:
@@ -357,14 +366,13 @@ def train(
                         f"step {k + 1}/{steps_per_epoch} (nll={nll_v}, kl={kl_v}, "
                         f"beta_t={beta_t}); lower `lr` or check the model"
                     )
-                optimizer.zero_grad(set_to_none=True)
+                flat.zero_grad()
                 loss.backward()
                 if config.clip_norm is not None:
                     nn.utils.clip_grad_norm_(params, config.clip_norm)
                 factor = lr_factor(global_step, total_steps=total_steps, schedule=config.schedule)
-                for group in optimizer.param_groups:
-                    group["lr"] = config.lr * factor
-                optimizer.step()
+                flat.set_lr(config.lr * factor)
+                flat.step()
                 record = StepStats(epoch + 1, k + 1, loss_v, nll_v, kl_v, beta_t)
                 steps.append(record)
                 weight = len(idx) / n
@@ -397,7 +405,9 @@ def train(
                 elif epoch + 1 - best[1] >= config.patience:
                     break
         bar.close()
-        if best is not None:
-            model.load_state_dict(best[2])
+    # the parameters have their own storage again (FlatStep closed on leaving the block)
+    if best is not None:
+        model.load_state_dict(best[2])
     best_epoch = None if best is None else best[1]
-    return TrainResult(tuple(history), tuple(steps), optimizer, best_epoch)
+    assert flat.optimizer is not None
+    return TrainResult(tuple(history), tuple(steps), flat.optimizer, best_epoch)
