@@ -95,7 +95,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_sequence.py --json benchmarks/results/bench_sequence.json
 	$(PY) benchmarks/bench_sweep_point.py --json benchmarks/results/bench_sweep_point.json
 	$(PY) benchmarks/bench_stacked_points.py --json benchmarks/results/bench_stacked_points.json
-	$(PY) benchmarks/bench_compiled_erm.py --json benchmarks/results/bench_compiled_erm.json
+	$(PY) benchmarks/bench_compiled_steps.py --json benchmarks/results/bench_compiled_steps.json
 	# the sweeps now against the commit before issue 16's work, side by side (about 12 minutes)
 	$(PY) benchmarks/bench_sweep_wall.py --json benchmarks/results/bench_sweep_wall.json
 	$(PY) benchmarks/bench_sweep_workers.py --json benchmarks/results/bench_sweep_workers.json
