@@ -92,8 +92,8 @@ def _runners(stage: str, point: Any, part: Any, epochs: int, twin: Any, fns: Any
             m = copy.deepcopy(model)
             train_dropout_erm(m, x, y, settings=settings, seed=point.seed, progress=False)
 
-        def twin_run() -> None:
-            twin.erm_twin(model, x, y, settings, point.seed, fns["erm"])
+        def twin_run() -> None:  # the copy too, as the toolkit's side (the twin clones again)
+            twin.erm_twin(copy.deepcopy(model), x, y, settings, point.seed, fns["erm"])
 
         return toolkit, twin_run
     kw = _bound_kw(point, len(x), epochs)
