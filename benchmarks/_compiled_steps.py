@@ -34,10 +34,8 @@ from torch import Tensor, nn
 from torch.func import grad_and_value
 from torch.nn import functional as F
 
-from lrbnn_core.base import bayesian_modules
 from lrbnn_core.erm_prior import DropoutERM, stage_generators
-from lrbnn_core.layers import LowRankBayesLinear
-from lrbnn_core.objectives.bounds import bound_objective
+from lrbnn_core.objectives.bounds import _bounded_ce, bound_objective
 from lrbnn_core.training.flat import FlatStep
 from lrbnn_core.training.loop import _seeded_generators
 
@@ -105,22 +103,15 @@ def compiled_update() -> Update:
     return compiled(erm_update)
 
 
-def _layers(model: nn.Module) -> list[LowRankBayesLinear]:
-    layers = bayesian_modules(model)
-    if not layers or not all(isinstance(layer, LowRankBayesLinear) for layer in layers):
-        raise TypeError("the compiled twins take an MLP of LowRankBayesLinear layers")
-    return layers  # type: ignore[return-value]
-
-
 def mean_params(model: nn.Module) -> list[Tensor]:
     """Copies of the means ``A, B, bias`` of every layer of a low-rank MLP, in layer order."""
-    layers = _layers(model)
+    layers = floor._low_rank_layers(model)
     out = []
     for layer in layers:
-        bias = layer._mean("bias") if layer.bias_mode == "bayesian" else layer.bias
+        a, b, bias = floor._mean_blocks(layer)
         if bias is None:
             raise ValueError("the compiled twins take layers with a bias")
-        out += [layer._mean("A"), layer._mean("B"), bias]
+        out += [a, b, bias]
     return [t.detach().clone() for t in out]
 
 
@@ -131,17 +122,15 @@ def erm_twin(
     settings: DropoutERM,
     seed: int,
     update: Update = erm_update,
-    epochs: int | None = None,
 ) -> list[Tensor]:
     """The dropout ERM of ``model``'s means (copies: the model is left alone) through
-    ``update`` for ``epochs`` (``settings.epochs`` by default); returns the trained means in
-    :func:`mean_params`' order."""
+    ``update``; returns the trained means in :func:`mean_params`' order."""
     params = mean_params(model)
     buffers = [torch.zeros_like(p) for p in params]
     shuffle, noise = stage_generators(seed, 0)
     keep = 1.0 - settings.dropout
     widths = [params[3 * i].shape[0] for i in range(len(params) // 3 - 1)]
-    for _ in range(settings.epochs if epochs is None else epochs):
+    for _ in range(settings.epochs):
         for idx in torch.randperm(len(x), generator=shuffle).split(settings.batch_size):
             xb = x[idx]
             masks: list[Any] = [
@@ -174,12 +163,8 @@ def risk_and_kl(
             h = h + bias
         if i < last:
             h = torch.relu(h)
-    # the bounded cross-entropy (lrbnn_core.objectives.bounded_cross_entropy) without its checks
-    true = F.one_hot(yb, h.shape[1]).bool()
-    gaps = (h - h.gather(1, yb.unsqueeze(1))).masked_fill(true, -torch.inf)
-    nll = torch.logaddexp(h.new_zeros(()), torch.logsumexp(gaps, dim=1))
-    risk = (nll.clamp(max=cap).mean() / cap).clamp(max=1.0)
-    return risk, torch.stack(terms).sum()
+    # the bounded cross-entropy's own arithmetic, without its checks (they read values)
+    return _bounded_ce(h, yb, cap), torch.stack(terms).sum()
 
 
 def bound_twin(
@@ -192,7 +177,7 @@ def bound_twin(
     """The posterior's bound training (``train_bound``'s arguments ``objective``, ``delta``,
     ``n_bound``, ``penalty``, ``epochs``, ``batch_size``, ``lr``, ``seed``) of ``model`` in
     place, its risk and KL through ``terms`` (:func:`risk_and_kl`, or it compiled)."""
-    layers = _layers(model)
+    layers = floor._low_rank_layers(model)
     blocks, shapes = [], []
     for layer in layers:
         names = (["bias"] if layer.bias_mode == "bayesian" else []) + ["A", "B"]

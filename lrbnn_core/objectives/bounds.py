@@ -188,9 +188,15 @@ def bounded_cross_entropy(logits: Tensor, targets: Tensor, *, p_min: float = 1e-
         )
     if not bool(torch.isfinite(logits).all()):
         raise ValueError("`logits` contains NaN or infinite values")
-    cap = -math.log(p)
-    true = torch.nn.functional.one_hot(targets.long(), logits.shape[1]).bool()
-    gaps = (logits - logits.gather(1, targets.long().unsqueeze(1))).masked_fill(true, -torch.inf)
+    return _bounded_ce(logits, targets.long(), -math.log(p))
+
+
+def _bounded_ce(logits: Tensor, targets: Tensor, cap: float) -> Tensor:
+    r""":func:`bounded_cross_entropy`'s arithmetic on checked arguments (``cap`` =
+    :math:`\ln(1/p_{\min})`, ``targets`` int64): tensor operations only, no read of a value,
+    so that a compiled graph can hold it."""
+    true = torch.nn.functional.one_hot(targets, logits.shape[1]).bool()
+    gaps = (logits - logits.gather(1, targets.unsqueeze(1))).masked_fill(true, -torch.inf)
     nll = torch.logaddexp(logits.new_zeros(()), torch.logsumexp(gaps, dim=1))
     # Clamping at `cap` *is* the bounded loss (p_y clamped at p_min). In float32 the mean of a
     # batch of clamped values, divided by `cap`, can round a hair above 1 (1.0000001): the final

@@ -16,6 +16,7 @@ import torch
 from torch import Tensor
 
 import benchmarks._compiled_steps as twin
+import benchmarks._floor_steps as floor
 from lrbnn_core import GaussianPrior, set_prior
 from lrbnn_core.erm_prior import DropoutERM, train_dropout_erm
 from lrbnn_core.layers.compiled import compiler_available
@@ -135,15 +136,10 @@ def _bound(terms: Any = twin.risk_and_kl, **changes: Any) -> MLP:
     return posterior
 
 
-def _model_difference(a: MLP, b: MLP) -> float:
-    pairs = zip(a.state_dict().values(), b.state_dict().values(), strict=True)
-    return max(float((p - q).abs().max()) for p, q in pairs)
-
-
 def test_the_bound_twin_trains_as_the_toolkit_does() -> None:
     ours = _bound_toolkit()
-    assert _model_difference(ours, _bound()) < 1e-12
-    assert _model_difference(ours, _posterior()) > 1e-2  # it trained
+    assert floor.largest_difference(ours, _bound()) < 1e-12
+    assert floor.largest_difference(ours, _posterior()) > 1e-2  # it trained
 
 
 def _draws_reordered(blocks: list[list[Tensor]], eps: list[Tensor], *rest: Any) -> Any:
@@ -152,7 +148,7 @@ def _draws_reordered(blocks: list[list[Tensor]], eps: list[Tensor], *rest: Any) 
 
 
 def test_noise_in_another_order_is_caught() -> None:
-    assert _model_difference(_bound_toolkit(), _bound(_draws_reordered)) > 1e-6
+    assert floor.largest_difference(_bound_toolkit(), _bound(_draws_reordered)) > 1e-6
 
 
 @pytest.mark.parametrize(
@@ -163,10 +159,10 @@ def test_noise_in_another_order_is_caught() -> None:
     ],
 )
 def test_the_bound_comparison_catches_mutants(mutant: dict[str, Any]) -> None:
-    assert _model_difference(_bound_toolkit(), _bound(**mutant)) > 1e-6
+    assert floor.largest_difference(_bound_toolkit(), _bound(**mutant)) > 1e-6
 
 
 @pytest.mark.skipif(not compiler_available(), reason="no C++ compiler")
 def test_the_compiled_bound_twin_trains_as_the_toolkit_does() -> None:
     ours = _bound_toolkit()
-    assert _model_difference(ours, _bound(twin.compiled(twin.risk_and_kl))) < 1e-12
+    assert floor.largest_difference(ours, _bound(twin.compiled(twin.risk_and_kl))) < 1e-12

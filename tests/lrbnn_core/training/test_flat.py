@@ -158,3 +158,6 @@ def test_a_closed_flat_step_refuses_to_step_and_closes_once() -> None:
     assert flat.optimizer is not None and flat.close() is flat.optimizer
     with pytest.raises(RuntimeError, match="closed"):
         flat.step()
+    with pytest.raises(RuntimeError, match="closed"):
+        flat.set_lr(0.5)  # it would set a rate no step uses
+    assert flat.optimizer.param_groups[0]["lr"] == 1e-2
