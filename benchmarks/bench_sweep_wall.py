@@ -68,14 +68,15 @@ def extract(rev: str, dest: Path) -> Path:
     return dest
 
 
-def run_sweep(tree: Path, grid: list[str], out: Path) -> float:
+def run_sweep(tree: Path, grid: list[str], out: Path, env: dict[str, str] | None = None) -> float:
     """Wall seconds of ``python -m verification sweep GRID --out OUT`` run from ``tree`` (its
-    packages first on the path), one worker."""
+    packages first on the path), one worker; ``env``: more environment variables."""
     env = {
         **os.environ,
         "OMP_NUM_THREADS": "1",
         "OPENBLAS_NUM_THREADS": "1",
         "PYTHONPATH": str(tree),
+        **(env or {}),
     }
     argv = [sys.executable, "-m", "verification", "sweep", *grid]
     argv += ["--out", str(out), "--workers", "1", "--no-progress"]

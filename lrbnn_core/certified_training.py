@@ -126,8 +126,13 @@ class GridSettings:
     #: the Monte Carlo step of every certificate (:data:`lrbnn_core.certificates.MC_BOUNDS`):
     #: "kl" (sample convergence) or "bernstein" (empirical Bernstein), fixed in advance
     mc_bound: str = "kl"
+    #: run the dropout ERM and the bound training of a low-rank MLP as compiled graphs
+    #: (``compile`` of their trainers: the same draws and checks, numbers equal up to rounding)
+    compile: bool = False
 
     def __post_init__(self) -> None:
+        if not isinstance(self.compile, bool):
+            raise TypeError(f"`compile` must be a bool; got {self.compile!r}")
         object.__setattr__(self, "arch", parse_enum(Arch, self.arch, "arch").value)
         if self.hidden is not None:
             if isinstance(self.hidden, (str, bytes)) or not isinstance(self.hidden, Sequence):
@@ -307,8 +312,9 @@ def train_and_certify(
     # part, never the test split)
     if cfg.prior_start == "dropout_erm":
         train_dropout_erm(
-            prior_model, x_prior, y_prior, settings=cfg.prior_erm, seed=seed, progress=progress
-        )
+            prior_model, x_prior, y_prior, settings=cfg.prior_erm, seed=seed, progress=progress,
+            compile=cfg.compile,
+        )  # fmt: skip
     fit, val = validation_split(len(x_prior), rec.val_fraction, seed)
     train(
         prior_model,
@@ -337,6 +343,7 @@ def train_and_certify(
         lr=float(cfg.posterior_lr),  # type: ignore[arg-type]  # resolved in __post_init__
         seed=seed,
         progress=progress,
+        compile=cfg.compile,
     )
     for p in frozen:
         p.requires_grad_(True)

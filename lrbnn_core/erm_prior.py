@@ -29,8 +29,10 @@ import torch
 from torch import Tensor, nn
 from tqdm import tqdm
 
+from lrbnn_core._compiling import compilable_layers, compiler_available, warn_fallback
 from lrbnn_core._validation import MAX_LEARNING_RATE, check_int, check_real
 from lrbnn_core.base import SamplingMode, bayesian_modules, deferred_finite_checks, set_sampling
+from lrbnn_core.compiled_erm import run_compiled_erm
 from lrbnn_core.training._checks import _preserved
 from lrbnn_core.training.flat import FlatStep
 
@@ -123,14 +125,38 @@ def _sgd_loop(
             value, total = torch.stack([loss.detach(), out.detach().sum()]).tolist()
             if not (math.isfinite(value) and math.isfinite(total)):
                 if not math.isfinite(value) or not bool(torch.isfinite(out).all()):
-                    if state is not None and noise is not None:
-                        noise.set_state(state)
-                    with torch.no_grad():
-                        model(xb)
-                    raise FloatingPointError(f"{desc} loss {value} at epoch {epoch + 1}")
+                    _refuse(model, xb, noise, state, f"{desc} loss {value} at epoch {epoch + 1}")
             flat.zero_grad()
             loss.backward()
             flat.step()
+
+
+def _compiled_layers(model: nn.Module) -> list[Any]:
+    """The layers the compiled ERM trains, or ``[]`` (warned once) where it cannot."""
+    layers, why = compilable_layers(model, bound=False)
+    if not layers:
+        warn_fallback("compiled dropout ERM", why)
+    elif not compiler_available():
+        warn_fallback("compiled dropout ERM", "no C++ compiler for torch.compile (inductor)")
+        return []
+    return layers
+
+
+def _refuse(
+    model: nn.Module,
+    xb: Tensor,
+    noise: torch.Generator | None,
+    state: Tensor | None,
+    message: str,
+) -> None:
+    """A step's loss or output is non-finite: replay its forward pass (``noise`` back at
+    ``state``) with the layers' finiteness checks, which raise a ``ValueError`` naming a
+    non-finite input or parameter or an overflow; else raise ``FloatingPointError(message)``."""
+    if state is not None and noise is not None:
+        noise.set_state(state)
+    with torch.no_grad():
+        model(xb)
+    raise FloatingPointError(message)
 
 
 def train_dropout_erm(
@@ -142,6 +168,7 @@ def train_dropout_erm(
     seed: int,
     progress: bool,
     desc: str = "dropout ERM",
+    compile: bool = False,
 ) -> nn.Module:
     """Train the means of ``model`` in place (module docstring) on ``(x, y)``; returns it.
 
@@ -155,6 +182,10 @@ def train_dropout_erm(
     seed : int
         Seeds the shuffling and the dropout masks, >= 0.
     progress : bool
+    compile : bool
+        Run each step as one compiled graph (:mod:`lrbnn_core.compiled_erm`: the same draws
+        and checks, the same numbers up to rounding) where ``model`` is a low-rank MLP and a
+        C++ compiler is found; elsewhere it warns once and runs the eager loop.
 
     Examples
     --------
@@ -171,6 +202,9 @@ def train_dropout_erm(
         raise TypeError(f"`settings` must be a DropoutERM; got {type(cfg).__name__}")
     shuffle, noise = stage_generators(check_int(seed, "seed", 0), 0)
     keep = 1.0 - cfg.dropout
+    if not isinstance(compile, bool):
+        raise TypeError(f"`compile` must be a bool; got {compile!r}")
+    layers = _compiled_layers(model) if compile else []  # before the hooks below
 
     def drop(_: nn.Module, args: tuple[Any, ...]) -> tuple[Any, ...]:
         # the mask 1{u < keep} as 0/1 in the input's dtype, compared in place (no bool tensor
@@ -183,6 +217,15 @@ def train_dropout_erm(
         with _preserved(model):
             model.train()
             set_sampling(model, SamplingMode.MEAN)
+            if layers:
+
+                def refuse(xb: Tensor, state: Tensor, value: float, epoch: int) -> None:
+                    _refuse(model, xb, noise, state, f"{desc} loss {value} at epoch {epoch + 1}")
+
+                run_compiled_erm(
+                    layers, (x, y), cfg, (shuffle, noise), refuse, desc=desc, progress=progress
+                )
+                return model
             params = [p for p in model.parameters() if p.requires_grad]
             sgd_epochs(model, params, (x, y), nn.functional.cross_entropy, epochs=cfg.epochs,
                        lr=cfg.lr, momentum=cfg.momentum, batch_size=cfg.batch_size,

@@ -252,6 +252,15 @@ def _add_sweep(sub: Any, common: _Parser) -> None:
         help="if another run holds DIR, wait for it to finish (default: say who holds it and stop)",
     )
     sweep.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    sweep.add_argument(
+        "--compile",
+        action="store_true",
+        help="train the low-rank points' dropout ERM and bound training as torch.compile "
+        "graphs (MLP, data-dependent prior; other points run eagerly; needs a C++ compiler, "
+        "else warns and runs eagerly; the same numbers up to "
+        "rounding, so a folder holds one or the other; compiling costs about a minute per "
+        "process on a first run, seconds once inductor's cache holds the graphs)",
+    )
 
 
 def _sweep(args: argparse.Namespace) -> int:
@@ -268,6 +277,7 @@ def _sweep(args: argparse.Namespace) -> int:
             profile=args.profile,
             pbb=args.pbb,
             priors=args.prior,
+            compile=args.compile,
         )
         # run_sweep refuses bad --workers / --scheduler before it touches the folder
         report = run_sweep(

@@ -10,6 +10,7 @@ import torch
 from torch import Tensor, nn
 from tqdm import tqdm
 
+from lrbnn_core._compiling import compilable_layers, compiler_available, warn_fallback
 from lrbnn_core._validation import check_learning_rate
 from lrbnn_core.base import (
     KLMethod,
@@ -26,6 +27,7 @@ from lrbnn_core.objectives.bounds import (
     bound_objective,
     bounded_cross_entropy,
 )
+from lrbnn_core.objectives.compiled import BoundTerms
 
 # Private helpers of the sibling trainer, reused so that both trainers validate data, seed their
 # generators and restore the model's state in exactly the same way.
@@ -101,6 +103,21 @@ class BoundTrainResult:
     optimizer: torch.optim.Optimizer
 
 
+def _compiled_terms(
+    model: nn.Module, penalty: float, p_min: float, generator: torch.Generator
+) -> BoundTerms | None:
+    """The compiled risk and KL of ``model``'s steps, or ``None`` (warned once) where they
+    cannot be."""
+    layers, why = compilable_layers(model, bound=True)
+    if not layers:
+        warn_fallback("compiled bound training", why)
+        return None
+    if not compiler_available():
+        warn_fallback("compiled bound training", "no C++ compiler for torch.compile (inductor)")
+        return None
+    return BoundTerms(layers, penalty=penalty, p_min=p_min, generator=generator)
+
+
 def train_bound(
     model: nn.Module,
     x: Tensor,
@@ -116,6 +133,7 @@ def train_bound(
     seed: int,
     p_min: float = 1e-4,
     progress: bool = True,
+    compile: bool = False,
 ) -> BoundTrainResult:
     r"""Train a Bayesian classifier in place with Adam on :func:`bound_objective`.
 
@@ -153,6 +171,11 @@ def train_bound(
         Probability clamp of the bounded cross-entropy, in (0, 1).
     progress : bool
         Show a tqdm bar over epochs (on stderr) with the epoch's objective.
+    compile : bool
+        Compute each step's draw, risk and KL (and their gradients) as one compiled graph
+        (:mod:`lrbnn_core.objectives.compiled`: the same draws and checks, the same numbers up
+        to rounding) where ``model`` is a low-rank MLP in ``"shared"`` sampling with Gaussian
+        priors and a C++ compiler is found; elsewhere it warns once and runs the eager step.
 
     Returns
     -------
@@ -197,6 +220,8 @@ def train_bound(
     p = _check_unit_open(p_min, "p_min")
     if not isinstance(progress, bool):
         raise TypeError(f"`progress` must be a bool; got {progress!r}")
+    if not isinstance(compile, bool):
+        raise TypeError(f"`compile` must be a bool; got {compile!r}")
     x = _check_x(x, "x", model)
     out_dim = _output_dim(model, x)
     if out_dim < 2:
@@ -207,6 +232,7 @@ def train_bound(
 
     steps_per_epoch = math.ceil(n / bs)
     shuffle_gen, weight_gen = _seeded_generators(seed_, _model_device(model))
+    terms = _compiled_terms(model, pen, p, weight_gen) if compile else None
     # one update of one flat buffer per step (FlatStep), the same numbers bit for bit as Adam's
     # per-parameter loops (tests compare them); foreach over the parameters where they cannot
     # share a buffer
@@ -227,20 +253,28 @@ def train_bound(
                 idx = perm[k * bs : (k + 1) * bs]
                 where = f"epoch {epoch + 1}/{n_epochs}, step {k + 1}/{steps_per_epoch}"
                 xb, draws = x[idx], weight_gen.get_state()
-                # the layers' own checks wait for the device each: the one check of the outputs
-                # below covers them, and replays the step with them where it fails
-                with deferred_finite_checks():
-                    out = model(xb)
-                if not _all_finite(out.detach()):
+                if terms is not None:
+                    risk, kl, finite = terms(xb, y[idx])
+                    r_val, kl_val, outputs_finite = torch.stack(
+                        [risk.detach(), kl.detach(), finite.to(risk.dtype)]
+                    ).tolist()
+                else:
+                    # the layers' own checks wait for the device each: the one check of the
+                    # outputs below covers them, and replays the step with them where it fails
+                    with deferred_finite_checks():
+                        out = model(xb)
+                    outputs_finite = _all_finite(out.detach())
+                if not outputs_finite:
                     _name_the_cause(model, xb, weight_gen, draws)
                     raise FloatingPointError(
                         f"the model's outputs became non-finite at {where}; lower `lr` or check "
                         "the model"
                     )
-                risk = bounded_cross_entropy(out, y[idx], p_min=p)
-                # checked below with the risk, in the one wait for the device of this step
-                kl = model_kl(model, KLMethod.CLOSED_FORM, check_finite=False) + pen
-                r_val, kl_val = torch.stack([risk.detach(), kl.detach()]).tolist()
+                if terms is None:
+                    risk = bounded_cross_entropy(out, y[idx], p_min=p)
+                    # checked below with the risk, in the one wait for the device of this step
+                    kl = model_kl(model, KLMethod.CLOSED_FORM, check_finite=False) + pen
+                    r_val, kl_val = torch.stack([risk.detach(), kl.detach()]).tolist()
                 if not (math.isfinite(r_val) and math.isfinite(kl_val)):
                     raise FloatingPointError(
                         f"the risk or the KL became non-finite at {where} (risk={r_val}, "

@@ -143,9 +143,12 @@ def _budget(profile: SweepProfile | str, arch: Arch | str) -> _Budget:
     return table[SweepProfile(profile)]
 
 
-def sweep_settings(profile: SweepProfile | str, arch: Arch | str, width: int | None) -> Any:
+def sweep_settings(
+    profile: SweepProfile | str, arch: Arch | str, width: int | None, compile: bool = False
+) -> Any:
     """The :class:`~lrbnn_core.certified_training.GridSettings` of a point of ``profile`` and
-    ``arch`` (MLP: two hidden layers of ``width``; ``None`` records no widths, as meta.json)."""
+    ``arch`` (MLP: two hidden layers of ``width``; ``None`` records no widths, as meta.json),
+    its training loops compiled where ``compile``."""
     from lrbnn_core.certified_training import GridSettings
     from lrbnn_core.erm_prior import DropoutERM
 
@@ -161,8 +164,9 @@ def sweep_settings(profile: SweepProfile | str, arch: Arch | str, width: int | N
         n_mc=budget.n_mc,
         n_test_mc=budget.n_test_mc,
         mc_bound=budget.mc_bound,
+        compile=compile,
     )
 
 
 def _settings(point: PointSpec) -> Any:
-    return sweep_settings(point.profile, point.arch, point.width)
+    return sweep_settings(point.profile, point.arch, point.width, point.compile)

@@ -158,6 +158,10 @@ class SweepSpec:
     pbb: bool = False
     #: the prior modes, each a dimension of the grid, in :class:`SweepPrior` order
     priors: tuple[SweepPrior, ...] = DEFAULT_PRIORS
+    #: train the low-rank points' dropout ERM and bound training as compiled graphs (MLP, the
+    #: data-dependent prior: :attr:`lrbnn_core.certified_training.GridSettings.compile`; the
+    #: numbers equal up to rounding); mean-field, PBB and data-free points run eagerly
+    compile: bool = False
 
     def arguments(self) -> dict[str, Any]:
         """The spec as JSON values (what ``meta.json`` records and compares)."""
@@ -171,6 +175,7 @@ class SweepSpec:
             "profile": self.profile.value,
             "pbb": self.pbb,
             "priors": [p.value for p in self.priors],
+            "compile": self.compile,
         }
 
 
@@ -190,6 +195,8 @@ class PointSpec:
     penalty_note: str
     #: the prior mode (a :class:`SweepPrior` value)
     prior: str = SweepPrior.DATA_DEPENDENT.value
+    #: compiled training loops (:attr:`SweepSpec.compile`)
+    compile: bool = False
 
     @property
     def point_id(self) -> str:
@@ -338,6 +345,7 @@ def make_spec(
     profile: str = SweepProfile.QUICK.value,
     pbb: bool = False,
     priors: Sequence[str] | None = None,
+    compile: bool = False,
 ) -> SweepSpec:
     """Validate the sweep's arguments (raising :class:`SweepError` with a one-line reason) and
     sort them. ``ranks=None``: the :data:`DEFAULT_RANKS` that fit every width; ``priors``
@@ -360,6 +368,12 @@ def make_spec(
         raise SweepError(f"`mean_field` must be a bool; got {mean_field!r}")
     if not isinstance(pbb, bool):
         raise SweepError(f"`pbb` must be a bool; got {pbb!r}")
+    if not isinstance(compile, bool):
+        raise SweepError(f"`compile` must be a bool; got {compile!r}")
+    if compile and model is not Arch.MLP:
+        raise SweepError(
+            f"`--compile` compiles MLPs' training loops only; got --arch {model.value}"
+        )
     if pbb and model is not Arch.MLP:
         raise SweepError(f"`--pbb` runs the PBB recipe on MLPs only; got --arch {model.value}")
     paper = prof is SweepProfile.PAPER
@@ -392,7 +406,9 @@ def make_spec(
             )
     if not rs and not mean_field:
         raise SweepError("the grid is empty: no `--ranks` and `--no-mean-field`")
-    return SweepSpec(data, model, tuple(rs), tuple(ws), tuple(ss), mean_field, prof, pbb, modes)
+    return SweepSpec(
+        data, model, tuple(rs), tuple(ws), tuple(ss), mean_field, prof, pbb, modes, compile
+    )
 
 
 def grid(spec: SweepSpec) -> list[PointSpec]:
@@ -430,6 +446,7 @@ def grid(spec: SweepSpec) -> list[PointSpec]:
             penalty=penalty,
             penalty_note=note,
             prior=prior.value,
+            compile=spec.compile,
         )
         for width in spec.widths
         for seed in spec.seeds

@@ -271,7 +271,7 @@ def _data_free_settings(spec: SweepSpec) -> dict[str, Any]:
 def _meta(spec: SweepSpec) -> dict[str, Any]:
     penalty, note = grid_penalty(spec)
     budget = _budget(spec.profile, spec.arch)
-    settings = asdict(sweep_settings(spec.profile, spec.arch, None))
+    settings = asdict(sweep_settings(spec.profile, spec.arch, None, spec.compile))
     settings.pop("hidden")
     settings.update(
         {
