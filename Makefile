@@ -98,6 +98,8 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_compiled_steps.py --json benchmarks/results/bench_compiled_steps.json
 	# the sweeps now against the commit before issue 16's work, side by side (about 12 minutes)
 	$(PY) benchmarks/bench_sweep_wall.py --json benchmarks/results/bench_sweep_wall.json
+	# the default sweep with --compile beside the baseline and the eager sweep (about 14 minutes)
+	$(PY) benchmarks/bench_sweep_compile.py --json benchmarks/results/bench_sweep_compile.json
 	$(PY) benchmarks/bench_sweep_workers.py --json benchmarks/results/bench_sweep_workers.json
 	$(PY) benchmarks/time_readme_commands.py --json benchmarks/results/readme_commands.json
 

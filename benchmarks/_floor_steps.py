@@ -39,6 +39,7 @@ from lrbnn_core.base import bayesian_modules
 from lrbnn_core.erm_prior import DropoutERM, stage_generators
 from lrbnn_core.layers import LowRankBayesLinear
 from lrbnn_core.objectives.bounds import bound_objective, bounded_cross_entropy
+from lrbnn_core.objectives.compiled import kl_terms
 from lrbnn_core.training.flat import FlatStep
 from lrbnn_core.training.loop import _seeded_generators
 
@@ -159,13 +160,6 @@ def bound_autograd(model: nn.Module, x: Tensor, y: Tensor, **k: Any) -> None:
     n, bs, last = len(x), k["batch_size"], len(layers) - 1
     with FlatStep(params, lambda ts: torch.optim.Adam(ts, lr=k["lr"])) as flat:
         _bound_epochs(flat, blocks, fixed_bias, (x, y), (shuffle, draws), n, bs, last, k)
-
-
-def kl_terms(std: Tensor, mean: Tensor, loc: Tensor, scale: Tensor) -> Tensor:
-    """Per entry, the closed-form Gaussian KL to the prior ``N(loc, scale^2)`` without its
-    constant ``-0.5`` (added once per step for all entries)."""
-    ratio, mahal = std / scale, (mean - loc) / scale
-    return 0.5 * (ratio * ratio + mahal * mahal) - torch.log(ratio)
 
 
 def _bound_epochs(

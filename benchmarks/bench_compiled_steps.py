@@ -1,8 +1,9 @@
 """Whether compiled training loops pay in the default sweep: the two training stages of every
-low-rank shape of the default grid, the toolkit's eager loops against compiled twins
-(``_compiled_steps.py``, ``torch.compile`` with dynamic shapes), measured side by side in one
-process, once with inductor's on-disk cache empty (a user's first sweep) and once with it filled
-by that run (every later sweep).
+low-rank shape of the default grid, the toolkit's eager loops against its compiled ones
+(``compile=True``: :mod:`lrbnn_core.compiled_erm`, :mod:`lrbnn_core.objectives.compiled`,
+``torch.compile`` with dynamic shapes, the eager loops' draws and checks), measured side by side
+in one process, once with inductor's on-disk cache empty (a user's first sweep) and once with it
+filled by that run (every later sweep).
 
 The stages: the dropout ERM of the prior model's means (``erm``: forward, gradients and SGD's
 update as one graph; 3,200 steps a point) and the posterior's bound training (``bound``: the
@@ -15,8 +16,9 @@ compiled pass's (a compilation, or a recompilation where a new shape breaks the 
 Then it adds them up over the default grid's 24 low-rank points (each shape twice, one per
 seed): the seconds the compiled steps would save and the seconds compiling costs, cold and
 warm. The four mean-field points are left out (their graphs are others, of dense matrices). A
-float64 check prints the largest difference between each compiled twin's trained parameters and
-the toolkit's after one epoch (rounding: the same arithmetic).
+float64 check prints the largest difference between each compiled loop's trained parameters and
+the eager loop's after one epoch (rounding: the same arithmetic). ``bench_sweep_compile.py``
+times whole sweeps with ``--compile``.
 
 Usage: ``OPENBLAS_NUM_THREADS=1 python benchmarks/bench_compiled_steps.py [--repeats R]
 [--json PATH]`` (``make bench`` writes ``benchmarks/results/bench_compiled_steps.json``; about
@@ -82,29 +84,25 @@ def _bound_kw(point: Any, n: int, epochs: int) -> dict[str, Any]:
             "lr": float(cfg.posterior_lr), "seed": point.seed}  # fmt: skip
 
 
-def _runners(stage: str, point: Any, part: Any, epochs: int, twin: Any, fns: Any) -> Any:
-    """The toolkit's loop and the compiled twin, each on a fresh copy of the stage's model."""
+def _runner(stage: str, point: Any, part: Any, epochs: int, compile: bool) -> Any:
+    """The toolkit's loop, eager or compiled, on a fresh copy of the stage's model."""
     model, x, y = part
     if stage == "erm":
         settings = DropoutERM(epochs=epochs)
 
-        def toolkit() -> None:
+        def erm() -> None:
             m = copy.deepcopy(model)
-            train_dropout_erm(m, x, y, settings=settings, seed=point.seed, progress=False)
+            train_dropout_erm(
+                m, x, y, settings=settings, seed=point.seed, progress=False, compile=compile
+            )
 
-        def twin_run() -> None:  # the copy too, as the toolkit's side (the twin clones again)
-            twin.erm_twin(copy.deepcopy(model), x, y, settings, point.seed, fns["erm"])
-
-        return toolkit, twin_run
+        return erm
     kw = _bound_kw(point, len(x), epochs)
 
-    def toolkit_bound() -> None:
-        train_bound(copy.deepcopy(model), x, y, progress=False, **kw)
+    def bound() -> None:
+        train_bound(copy.deepcopy(model), x, y, progress=False, compile=compile, **kw)
 
-    def twin_bound() -> None:
-        twin.bound_twin(copy.deepcopy(model), x, y, fns["bound"], **kw)
-
-    return toolkit_bound, twin_bound
+    return bound
 
 
 def _timed(fn: Callable[[], None]) -> float:
@@ -120,19 +118,14 @@ def _steps(stage: str, n: int, epochs: int) -> int:
 
 def child(repeats: int) -> dict[str, Any]:
     """One process's measurements (the cache state is the caller's)."""
-    import _compiled_steps as twin  # type: ignore[import-not-found]
-
     torch.set_num_threads(1)
-    # parameters' shapes dynamic too (dynamo holds them static by default, which would compile
-    # the bound graph once per shape): this process only
-    torch._dynamo.config.force_parameter_static_shapes = False
-    fns = {"erm": twin.compiled_update(), "bound": twin.compiled(twin.risk_and_kl)}
     rows: dict[str, dict[str, Any]] = {stage: {} for stage in STAGES}
     for point in shapes():
         parts = _parts(point)
         for stage in STAGES:
             n = len(parts[stage][1])
-            toolkit, comp = _runners(stage, point, parts[stage], EPOCHS[stage], twin, fns)
+            toolkit = _runner(stage, point, parts[stage], EPOCHS[stage], False)
+            comp = _runner(stage, point, parts[stage], EPOCHS[stage], True)
             first = _timed(comp)
             tool, ours = [], []
             for _ in range(repeats):  # interleaved
@@ -146,11 +139,11 @@ def child(repeats: int) -> dict[str, Any]:
                 "point_steps": _steps(stage, n, POINT_EPOCHS[stage]),
             }
         print(json.dumps({"progress": point.point_id}), file=sys.stderr, flush=True)
-    return {"stages": rows, "float64_largest_difference": _float64_check(twin, fns)}
+    return {"stages": rows, "float64_largest_difference": _float64_check()}
 
 
-def _float64_check(twin: Any, fns: dict[str, Any]) -> dict[str, float]:
-    """Each compiled twin against the toolkit in float64, one epoch of a small point."""
+def _float64_check() -> dict[str, float]:
+    """Each compiled loop against the eager one in float64, one epoch of a small point."""
     import _floor_steps as floor  # type: ignore[import-not-found]
 
     point = shapes()[1]
@@ -158,17 +151,15 @@ def _float64_check(twin: Any, fns: dict[str, Any]) -> dict[str, float]:
     for stage, (model, x, y) in _parts(point).items():
         model, x = model.double(), x.double()
         x, y = x[:512], y[:512]
-        if stage == "erm":
-            one = DropoutERM(epochs=1)
-            theirs = twin.erm_twin(model, x, y, one, 0, fns["erm"])
-            train_dropout_erm(model, x, y, settings=one, seed=0, progress=False)
-            ours = twin.mean_params(model)
-            out[stage] = max(float((a - b).abs().max()) for a, b in zip(ours, theirs, strict=True))
-        else:
-            kw, twin_model = _bound_kw(point, len(x), 1), copy.deepcopy(model)
-            twin.bound_twin(twin_model, x, y, fns["bound"], **kw)
-            train_bound(model, x, y, progress=False, **kw)
-            out[stage] = floor.largest_difference(model, twin_model)
+        eager, compiled = copy.deepcopy(model), copy.deepcopy(model)
+        for m, comp in ((eager, False), (compiled, True)):
+            if stage == "erm":
+                train_dropout_erm(
+                    m, x, y, settings=DropoutERM(epochs=1), seed=0, progress=False, compile=comp
+                )
+            else:
+                train_bound(m, x, y, progress=False, compile=comp, **_bound_kw(point, len(x), 1))
+        out[stage] = floor.largest_difference(eager, compiled)
     return out
 
 
@@ -195,7 +186,7 @@ def summary(rows: dict[str, Any]) -> dict[str, float]:
 
 def _print(values: dict[str, Any]) -> None:
     for stage in STAGES:
-        print(f"{stage} step, ms (toolkit eager -> compiled twin), and compiling, s (cold, warm):")
+        print(f"{stage} step, ms (eager -> compiled), and compiling, s (cold, warm):")
         for pid, cold in values["cold"]["stages"][stage].items():
             warm = values["warm"]["stages"][stage][pid]
             print(f"  {pid:>11}: {cold['toolkit_ms']:.3f} -> {cold['compiled_ms']:.3f} "
@@ -208,7 +199,7 @@ def _print(values: dict[str, Any]) -> None:
                   f"save {s['saved_s']:.1f} s, compiling costs {s['compile_s']:.1f} s: "
                   f"net {s['net_s']:+.1f} s")  # fmt: skip
     check = values["cold"]["float64_largest_difference"]
-    print(f"float64, one epoch, compiled twins vs toolkit: largest difference ERM "
+    print(f"float64, one epoch, compiled vs eager loops: largest difference ERM "
           f"{check['erm']:.1e}, bound {check['bound']:.1e}")  # fmt: skip
 
 

@@ -23,7 +23,6 @@ writes ``benchmarks/results/bench_sweep_compile.json``; about 14 minutes on two 
 
 from __future__ import annotations
 
-import argparse
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -31,8 +30,8 @@ from typing import Any
 
 from _results import write_result  # type: ignore[import-not-found]
 from bench_sweep_wall import (  # type: ignore[import-not-found]
-    BASELINE,
     ROOT,
+    arguments,
     extract,
     largest_differences,
     run_sweep,
@@ -63,10 +62,7 @@ def side_by_side(left: tuple[Path, list[str]], cache: Path, tmp: Path, name: str
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--base", default=BASELINE, help=f"baseline commit (default {BASELINE})")
-    parser.add_argument("--json", default=None, help="also write the numbers here (a JSON file)")
-    args = parser.parse_args()
+    args = arguments(__doc__).parse_args()
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)

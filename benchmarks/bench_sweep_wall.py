@@ -116,11 +116,17 @@ def bench(arch: str, base_tree: Path, tmp: Path) -> dict[str, Any]:
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--archs", nargs="+", default=list(GRIDS), choices=list(GRIDS))
+def arguments(doc: str | None) -> argparse.ArgumentParser:
+    """The options of a benchmark against the baseline: ``--base`` and ``--json``."""
+    parser = argparse.ArgumentParser(description=doc)
     parser.add_argument("--base", default=BASELINE, help=f"baseline commit (default {BASELINE})")
     parser.add_argument("--json", default=None, help="also write the numbers here (a JSON file)")
+    return parser
+
+
+def main() -> None:
+    parser = arguments(__doc__)
+    parser.add_argument("--archs", nargs="+", default=list(GRIDS), choices=list(GRIDS))
     args = parser.parse_args()
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as name:

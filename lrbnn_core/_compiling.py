@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from lrbnn_core.base import SamplingMode, bayesian_modules
+from lrbnn_core.layers.compiled import compiler_available
 from lrbnn_core.layers.low_rank import LowRankBayesLinear
 from lrbnn_core.models import MLP, LayerKind
 from lrbnn_core.priors import GaussianPrior
@@ -30,18 +31,6 @@ __all__ = ["compilable_layers", "compile_dynamic", "compiler_available", "warn_f
 _GRAPHS: dict[Callable[..., Any], Callable[..., Any]] = {}
 #: the (loop, reason) pairs whose fallback has been warned of (once each per process)
 _WARNED: set[tuple[str, str]] = set()
-
-
-def compiler_available() -> bool:
-    """Whether inductor finds a C++ compiler on this machine (``torch.compile``'s CPU backend
-    needs one)."""
-    try:
-        from torch._inductor import cpp_builder
-
-        cpp_builder.get_cpp_compiler()
-    except Exception:  # any failure to find or run one: no compiler
-        return False
-    return True
 
 
 def compile_errors() -> tuple[type[BaseException], ...]:

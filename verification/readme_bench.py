@@ -21,6 +21,7 @@ __all__ = [
     "POINT_BENCH",
     "SEQUENCE_BENCH",
     "STACKED_BENCH",
+    "SWEEP_COMPILE_BENCH",
     "WALL_BENCH",
     "WORKERS_BENCH",
     "command_seconds",
@@ -32,6 +33,7 @@ __all__ = [
     "point_bench",
     "sequence_bench",
     "stacked_bench",
+    "sweep_compile_bench",
     "wall_bench",
     "workers_bench",
 ]
@@ -202,23 +204,33 @@ COMPILED_STEPS_BENCH = "benchmarks/results/bench_compiled_steps.json"
 
 
 def compiled_steps_bench(root: Path) -> list[str]:
-    """The compiled twins of the two training stages against the toolkit's loops
+    """The toolkit's compiled training loops against its eager ones
     (``bench_compiled_steps --json``): per stage, the smallest and largest per-step speed-up
     over the default grid's low-rank shapes; over its 24 low-rank points, both stages, the
-    seconds saved, the seconds compiling, the net and the default sweep's projected ratio to the
-    baseline commit (``bench_sweep_wall``'s times, less the net) with the cache cold, then the
-    compiling, the net and the projected ratio with it warm."""
+    seconds the compiled steps save, then the seconds compiling costs with the cache cold and
+    warm."""
     values = _bench(root, COMPILED_STEPS_BENCH)
-    mlp = _bench(root, WALL_BENCH)["runs"]["mlp"]
     out = []
     for stage in ("erm", "bound"):
         rows = values["cold"]["stages"][stage].values()
         ratios = [r["toolkit_ms"] / r["compiled_ms"] for r in rows]
         out += [f"{min(ratios):.2f}", f"{max(ratios):.2f}"]
     cold, warm = values["cold"]["summary"]["both"], values["warm"]["summary"]["both"]
-    for state, both in (("cold", cold), ("warm", warm)):
-        if state == "cold":
-            out.append(f"{both['saved_s']:.1f}")
-        ratio = mlp["before_s"] / (mlp["after_s"] - both["net_s"])
-        out += [f"{both['compile_s']:.1f}", f"{both['net_s']:+.1f}", f"{ratio:.2f}"]
-    return out
+    return [*out, f"{cold['saved_s']:.1f}", f"{cold['compile_s']:.1f}", f"{warm['compile_s']:.1f}"]
+
+
+SWEEP_COMPILE_BENCH = "benchmarks/results/bench_sweep_compile.json"
+
+
+def sweep_compile_bench(root: Path) -> list[str]:
+    """Default sweeps with ``--compile`` side by side (``bench_sweep_compile --json``): per
+    round (cache cold beside the baseline, warm beside the baseline, warm beside the eager
+    sweep) the compiled sweep's seconds, the other's and their ratio; then the largest
+    test-error and kl-inverse differences between the eager and the compiled sweep's points."""
+    rounds = _bench(root, SWEEP_COMPILE_BENCH)["rounds"]
+    out = []
+    for name in ("base_cold", "base_warm", "eager_warm"):
+        r = rounds[name]
+        out += [f"{r['compiled_s']:.1f}", f"{r['left_s']:.1f}", f"{r['ratio']:.2f}"]
+    diff = rounds["eager_warm"]["largest_difference"]
+    return [*out, f"{diff['test_error']:.3f}", f"{diff['kl_inverse']:.3f}"]
