@@ -1,6 +1,6 @@
 """Whether compiled training loops pay in the default sweep: the two training stages of every
 low-rank shape of the default grid, the toolkit's eager loops against its compiled ones
-(``compile=True``: :mod:`lrbnn_core.compiled_erm`, :mod:`lrbnn_core.objectives.compiled`,
+(``compile=True``: :mod:`lrbnn_core.training.compiled_erm`, :mod:`lrbnn_core.objectives.compiled`,
 ``torch.compile`` with dynamic shapes, the eager loops' draws and checks), measured side by side
 in one process, once with inductor's on-disk cache empty (a user's first sweep) and once with it
 filled by that run (every later sweep).

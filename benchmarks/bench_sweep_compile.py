@@ -3,7 +3,7 @@ against the eager sweep, side by side, on a first run and once inductor's cache 
 
 Issue 16 asks for the default sweep at least 2x shorter than at its baseline (``BASELINE`` of
 ``bench_sweep_wall.py``). ``lrbnn sweep --compile`` trains the low-rank points' dropout ERM and
-bound training as compiled graphs (:mod:`lrbnn_core.compiled_erm`,
+bound training as compiled graphs (:mod:`lrbnn_core.training.compiled_erm`,
 :mod:`lrbnn_core.objectives.compiled`), which pays only once the compilations are cached. Three
 rounds, two sweeps each at the same time (one per core, one worker each, so that both see the
 same load):

@@ -29,11 +29,11 @@ import torch
 from torch import Tensor, nn
 from tqdm import tqdm
 
-from lrbnn_core._compiling import compilable_layers, compiler_available, warn_fallback
 from lrbnn_core._validation import MAX_LEARNING_RATE, check_int, check_real
 from lrbnn_core.base import SamplingMode, bayesian_modules, deferred_finite_checks, set_sampling
-from lrbnn_core.compiled_erm import run_compiled_erm
 from lrbnn_core.training._checks import _preserved
+from lrbnn_core.training._compiling import compilable_layers, compiler_available, warn_fallback
+from lrbnn_core.training.compiled_erm import run_compiled_erm
 from lrbnn_core.training.flat import FlatStep
 
 __all__ = ["DropoutERM", "sgd_epochs", "stage_generators", "train_dropout_erm"]
@@ -131,9 +131,27 @@ def _sgd_loop(
             flat.step()
 
 
-def _compiled_layers(model: nn.Module) -> list[Any]:
-    """The layers the compiled ERM trains, or ``[]`` (warned once) where it cannot."""
+def _compiled_layers(model: nn.Module, x: Any, y: Any) -> list[Any]:
+    """The layers the compiled ERM trains, or ``[]`` (warned once) where it cannot: other
+    models, and inputs other than ``(N, in)`` in the model's dtype and device with ``(N,)``
+    int64 labels (the eager loop then refuses them as it does)."""
     layers, why = compilable_layers(model, bound=False)
+    if layers:
+        a = layers[0]._mean("A")
+        fits = (
+            isinstance(x, Tensor)
+            and isinstance(y, Tensor)
+            and x.shape == (len(x), layers[0].in_features)
+            and (x.dtype, x.device) == (a.dtype, a.device)
+            and y.shape == (len(x),)
+            and y.dtype == torch.int64
+            and y.device == a.device
+        )
+        if not fits:
+            layers, why = (
+                [],
+                f"the inputs are not (N, {layers[0].in_features}) {a.dtype} with int64 labels",
+            )
     if not layers:
         warn_fallback("compiled dropout ERM", why)
     elif not compiler_available():
@@ -183,7 +201,7 @@ def train_dropout_erm(
         Seeds the shuffling and the dropout masks, >= 0.
     progress : bool
     compile : bool
-        Run each step as one compiled graph (:mod:`lrbnn_core.compiled_erm`: the same draws
+        Run each step as one compiled graph (:mod:`lrbnn_core.training.compiled_erm`: the same draws
         and checks, the same numbers up to rounding) where ``model`` is a low-rank MLP and a
         C++ compiler is found; elsewhere it warns once and runs the eager loop.
 
@@ -204,7 +222,7 @@ def train_dropout_erm(
     keep = 1.0 - cfg.dropout
     if not isinstance(compile, bool):
         raise TypeError(f"`compile` must be a bool; got {compile!r}")
-    layers = _compiled_layers(model) if compile else []  # before the hooks below
+    layers = _compiled_layers(model, x, y) if compile else []  # before the hooks below
 
     def drop(_: nn.Module, args: tuple[Any, ...]) -> tuple[Any, ...]:
         # the mask 1{u < keep} as 0/1 in the input's dtype, compared in place (no bool tensor

@@ -32,10 +32,10 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
-from lrbnn_core._compiling import compile_dynamic, compile_errors, forget, warn_fallback
 from lrbnn_core.layers.fused import _constant
 from lrbnn_core.layers.low_rank import LowRankBayesLinear
 from lrbnn_core.objectives.bounds import _bounded_ce
+from lrbnn_core.training._compiling import compile_dynamic, compile_errors, forget, warn_fallback
 
 __all__ = ["BoundTerms", "kl_terms", "risk_and_kl"]
 

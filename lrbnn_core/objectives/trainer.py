@@ -10,7 +10,6 @@ import torch
 from torch import Tensor, nn
 from tqdm import tqdm
 
-from lrbnn_core._compiling import compilable_layers, compiler_available, warn_fallback
 from lrbnn_core._validation import check_learning_rate
 from lrbnn_core.base import (
     KLMethod,
@@ -38,6 +37,7 @@ from lrbnn_core.training._checks import (
     _output_dim,
     _preserved,
 )
+from lrbnn_core.training._compiling import compilable_layers, compiler_available, warn_fallback
 from lrbnn_core.training.config import Task, _check_int, _check_real
 from lrbnn_core.training.flat import FlatStep
 from lrbnn_core.training.loop import _name_the_cause, _seeded_generators

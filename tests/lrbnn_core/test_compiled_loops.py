@@ -1,11 +1,11 @@
 """The opt-in compiled training loops (issue 16): ``train_dropout_erm(compile=True)``
-(lrbnn_core.compiled_erm) and ``train_bound(compile=True)`` (lrbnn_core.objectives.compiled)
-train a low-rank MLP as the eager loops do, in float64 to 1e-12, compiled and uncompiled (the
-same step functions run eagerly: checked without a compiler too); a step that would go
-non-finite is refused before it changes anything and named as the eager loop names it; models
-the compiled loops cannot train, and machines without a compiler, run the eager loop with one
-warning. Mutants (another momentum, masks swapped, no rescaling, the noise reordered, a penalty
-one nat off, another rate) are caught by the same comparisons."""
+(lrbnn_core.training.compiled_erm) and ``train_bound(compile=True)``
+(lrbnn_core.objectives.compiled) train a low-rank MLP as the eager loops do, in float64 to 1e-12,
+compiled and uncompiled (the same step functions run eagerly: checked without a compiler too); a
+step that would go non-finite is refused before it changes anything and named as the eager loop
+names it; models the compiled loops cannot train, and machines without a compiler, run the eager
+loop with one warning. Mutants (another momentum, masks swapped, no rescaling, the noise
+reordered, a penalty one nat off, another rate) are caught by the same comparisons."""
 
 from __future__ import annotations
 
@@ -17,11 +17,11 @@ import pytest
 import torch
 from torch import Tensor
 
-import lrbnn_core._compiling as compiling
-import lrbnn_core.compiled_erm as cerm
 import lrbnn_core.erm_prior as erm_prior
 import lrbnn_core.objectives.compiled as cbound
 import lrbnn_core.objectives.trainer as trainer
+import lrbnn_core.training._compiling as compiling
+import lrbnn_core.training.compiled_erm as cerm
 from lrbnn_core import GaussianPrior, set_prior
 from lrbnn_core.erm_prior import DropoutERM, stage_generators, train_dropout_erm
 from lrbnn_core.models import MLP
@@ -363,3 +363,27 @@ def test_compile_must_be_a_bool(value: Any) -> None:
         train_bound(_net(), x, y, progress=False, compile=value, **BOUND)
     with pytest.raises(TypeError, match="`compile` must be a bool"):
         GridSettings(compile=value)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        lambda x, y: (x.float(), y),
+        lambda x, y: (x[:, :4], y),
+        lambda x, y: (x, y.int()),
+    ],
+    ids=["float32-x", "too-few-features", "int32-labels"],
+)
+def test_inputs_the_compiled_erm_cannot_take_go_to_the_eager_loop(bad: Any) -> None:
+    x, y = bad(*_data())
+    kw = {"settings": SETTINGS, "seed": SEED, "progress": False}
+    eager = _raised_any(lambda: train_dropout_erm(_net(), x, y, **kw))
+    with pytest.warns(RuntimeWarning, match="the inputs are not"):
+        ours = _raised_any(lambda: train_dropout_erm(_net(), x, y, compile=True, **kw))
+    assert ours == eager
+
+
+def _raised_any(fn: Any) -> tuple[type[BaseException], str]:
+    with pytest.raises(Exception) as info:
+        fn()
+    return info.type, str(info.value)

@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-import lrbnn_core._compiling as compiling
-import lrbnn_core.compiled_erm as cerm
 import lrbnn_core.erm_prior as erm_prior
 import lrbnn_core.objectives.compiled as cbound
 import lrbnn_core.objectives.trainer as trainer
+import lrbnn_core.training._compiling as compiling
+import lrbnn_core.training.compiled_erm as cerm
 from tests.verification.sweep.tiny import TINY, TINY_ARGV
 from verification.cli import main
 from verification.sweep import PointSpec, SweepError, grid, make_spec, prepare_output

@@ -36,8 +36,8 @@ from torch.func import grad_and_value
 from torch.nn import functional as F
 from tqdm import tqdm
 
-from lrbnn_core._compiling import compile_dynamic, compile_errors, forget, warn_fallback
 from lrbnn_core.layers.low_rank import LowRankBayesLinear
+from lrbnn_core.training._compiling import compile_dynamic, compile_errors, forget, warn_fallback
 
 __all__ = ["erm_loss", "erm_step", "mean_blocks", "run_compiled_erm"]
 

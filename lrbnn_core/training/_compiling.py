@@ -2,7 +2,7 @@
 here, one compiled graph per pure function, the models those loops take, and the one warning
 of a fallback to the eager loop.
 
-The loops themselves are :mod:`lrbnn_core.compiled_erm` (the dropout ERM of a prior model's
+The loops themselves are :mod:`lrbnn_core.training.compiled_erm` (the dropout ERM of a prior model's
 means) and :mod:`lrbnn_core.objectives.compiled` (the bound training's risk and KL). Both take
 a low-rank MLP only (:func:`compilable_layers` says why another model runs eagerly), compile
 with dynamic shapes so that the widths and ranks of a sweep share graphs, and keep the eager
