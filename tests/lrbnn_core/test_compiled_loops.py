@@ -387,3 +387,25 @@ def _raised_any(fn: Any) -> tuple[type[BaseException], str]:
     with pytest.raises(Exception) as info:
         fn()
     return info.type, str(info.value)
+
+
+@needs_compiler
+@pytest.mark.parametrize("distinct", [True, False], ids=["as-shipped", "mutant-duck-shapes"])
+def test_a_new_width_reuses_the_graph(monkeypatch: pytest.MonkeyPatch, distinct: bool) -> None:
+    """A width equal to the batch size first, then another: with distinct sizes (as shipped)
+    the second width runs the first graph; with equal sizes sharing a symbol (dynamo's default,
+    the mutant) the first graph holds only for width == batch and the second compiles again."""
+    from torch._dynamo.utils import counters
+
+    torch._dynamo.reset()  # no graph of another test's shapes
+    monkeypatch.setattr(compiling, "_GRAPHS", {})
+    monkeypatch.setattr(compiling, "DISTINCT_SIZES", distinct)
+    x, y = torch.randn(96, 5, dtype=torch.float64), torch.randint(0, 3, (96,))
+    new_graphs = []
+    for width in (16, 24):
+        net = _net((5, width, width, 3))
+        before = counters["stats"]["unique_graphs"]
+        train_dropout_erm(net, x, y, settings=DropoutERM(epochs=1, batch_size=16), seed=0,
+                          progress=False, compile=True)  # fmt: skip
+        new_graphs.append(counters["stats"]["unique_graphs"] - before)
+    assert new_graphs == ([1, 0] if distinct else [1, 1])
