@@ -270,9 +270,10 @@ QUOTES: tuple[Quote, ...] = (
     ),
     Quote(
         _MODELS_HEADING,
-        "the ERM's {}x to {}x and the bound training's {}x to {}x faster. Over the grid's 24 "
-        "low-rank points they save {} s, while compiling costs {} s with inductor's on-disk "
-        "cache empty and {} s with it warm.",
+        "the ERM's {}x to {}x and the bound training's {}x to {}x faster (between two runs these "
+        "moved by up to an eighth). Over the grid's 24 low-rank points they save {} s, while "
+        "compiling (twice per loop: rank 1, then every other rank) costs {} s with inductor's "
+        "on-disk cache empty and {} s with it warm.",
         COMPILED_STEPS_BENCH,
         compiled_steps_bench,
     ),
@@ -281,7 +282,7 @@ QUOTES: tuple[Quote, ...] = (
         "`--compile` took {} s beside the baseline commit's {} s ({}x shorter; inductor "
         "compiles in two worker processes, so the baseline beside it shared its cores). With "
         "the cache warm it took {} s beside the baseline's {} s ({}x) and {} s beside the eager "
-        "sweep's {} s ({}x).",
+        "sweep's {} s ({}x)",
         SWEEP_COMPILE_BENCH,
         sweep_compile_bench,
     ),
