@@ -169,4 +169,7 @@ def sweep_settings(
 
 
 def _settings(point: PointSpec) -> Any:
-    return sweep_settings(point.profile, point.arch, point.width, point.compile)
+    # the compiled loops train low-rank MLPs only: the other families' points run eagerly (and
+    # say nothing of it: the sweep's --compile is documented so)
+    compile = point.compile and point.family == "low_rank"
+    return sweep_settings(point.profile, point.arch, point.width, compile)
