@@ -272,8 +272,9 @@ QUOTES: tuple[Quote, ...] = (
         _MODELS_HEADING,
         "the ERM's {}x to {}x and the bound training's {}x to {}x faster (between two runs these "
         "moved by up to an eighth). Over the grid's 24 low-rank points they save {} s, while "
-        "compiling (twice per loop: rank 1, then every other rank) costs {} s with inductor's "
-        "on-disk cache empty and {} s with it warm.",
+        "compiling (five graphs in all: each loop's for rank 1 and for every other rank, and the "
+        "ERM's for a short last batch) costs {} s with inductor's on-disk cache empty and {} s "
+        "with it warm.",
         COMPILED_STEPS_BENCH,
         compiled_steps_bench,
     ),
