@@ -35,7 +35,7 @@ from torch.nn import functional as F
 from lrbnn_core.base import SamplingMode, check_finite_through, check_input
 from lrbnn_core.layers.fused import _constant
 from lrbnn_core.layers.low_rank import LowRankBayesLinear
-from lrbnn_core.priors import GaussianPrior
+from lrbnn_core.priors import GaussianPrior, gaussian_kl_elementwise
 
 __all__ = ["CompiledStep", "compiled_step", "compiler_available"]
 
@@ -83,12 +83,11 @@ def _forward(params: dict[str, Tensor], x: Tensor, eps: dict[str, Tensor]) -> tu
 
 def _kl(params: dict[str, Tensor], prior: dict[str, tuple[Tensor, Tensor]]) -> Tensor:
     """The closed-form KL of every block to its Gaussian prior ``(loc, scale)``, summed
-    (the terms of :func:`~lrbnn_core.priors.gaussian_kl_elementwise`)."""
+    (:func:`~lrbnn_core.priors.gaussian_kl_elementwise`)."""
     total = []
     for name, (loc, scale) in prior.items():
-        ratio = F.softplus(params[f"{name}_rho"]) / scale
-        mahal = (params[f"{name}_mean"] - loc) / scale
-        total.append((0.5 * (ratio * ratio + mahal * mahal) - torch.log(ratio) - 0.5).sum())
+        std = F.softplus(params[f"{name}_rho"])
+        total.append(gaussian_kl_elementwise(params[f"{name}_mean"], std, loc, scale).sum())
     return torch.stack(total).sum()
 
 

@@ -35,23 +35,18 @@ from torch.nn import functional as F
 from lrbnn_core.layers.fused import _constant
 from lrbnn_core.layers.low_rank import LowRankBayesLinear
 from lrbnn_core.objectives.bounds import _bounded_ce
+from lrbnn_core.priors import gaussian_kl_elementwise
 from lrbnn_core.training._compiling import compile_dynamic, compile_errors, forget, warn_fallback
 
-__all__ = ["BoundTerms", "kl_terms", "risk_and_kl"]
-
-
-def kl_terms(std: Tensor, mean: Tensor, loc: Tensor, scale: Tensor) -> Tensor:
-    """Per entry, the closed-form Gaussian KL to the prior ``N(loc, scale^2)`` without its
-    constant ``-1/2`` (added once per step for all entries)."""
-    ratio, mahal = std / scale, (mean - loc) / scale
-    return 0.5 * (ratio * ratio + mahal * mahal) - torch.log(ratio)
+__all__ = ["BoundTerms", "risk_and_kl"]
 
 
 def risk_and_kl(
     blocks: list[list[Tensor]], eps: list[Tensor], xb: Tensor, yb: Tensor, cap: float
 ) -> tuple[Tensor, Tensor, Tensor]:
-    """One draw's bounded cross-entropy (``cap`` = ln(1/p_min)), the sum over entries of the
-    closed-form KL without its ``-1/2`` per entry, and whether every output is finite.
+    """One draw's bounded cross-entropy (``cap`` = ln(1/p_min)), the closed-form KL summed over
+    entries (:func:`~lrbnn_core.priors.gaussian_kl_elementwise`), and whether every output is
+    finite.
     ``blocks``: per layer ``[bias, A, B]`` (the bias only where there is one), each block
     ``(mean, rho, loc, scale)`` flattened in that order; ``eps``: one standard normal draw per
     block, in the same order."""
@@ -63,7 +58,7 @@ def risk_and_kl(
             std = F.softplus(rho)
             w.append(std * eps[j] + mean)
             j += 1
-            terms.append(kl_terms(std, mean, loc, scale).sum())
+            terms.append(gaussian_kl_elementwise(mean, std, loc, scale).sum())
         bias, a, b = (w[0], w[1], w[2]) if len(w) == 3 else (None, w[0], w[1])
         h = h @ b @ a.T
         if bias is not None:
@@ -109,8 +104,7 @@ class BoundTerms:
                 ]
             )
             self.shapes += [layer._mean(n).shape for n in names]
-        entries = sum(math.prod(s) for s in self.shapes)
-        self.constant = penalty - 0.5 * entries
+        self.penalty = penalty
         self.cap = -math.log(p_min)
         self.generator = generator
         self.dtype = layers[0]._mean("A").dtype
@@ -129,4 +123,4 @@ class BoundTerms:
             warn_fallback("compiled bound training", f"compiling failed ({type(exc).__name__})")
             self._fn = risk_and_kl
             risk, kl, finite = self._fn(*args)
-        return risk, kl + self.constant, finite
+        return risk, kl + self.penalty, finite

@@ -326,6 +326,9 @@ def test_the_bound_training_refuses_to_compile_what_it_cannot() -> None:
     frozen = _net()
     frozen.layers[0].A_mean.requires_grad_(False)
     assert "frozen" in compiling.compilable_layers(frozen, bound=False)[1]
+    # and the ERM's step, called directly on layers without a bias, refuses them
+    with pytest.raises(ValueError, match="with a bias"):
+        cerm.mean_blocks(list(_net(bias=False).layers))
 
 
 def test_a_failed_compilation_falls_back_to_the_same_step_uncompiled(
