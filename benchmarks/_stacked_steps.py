@@ -27,6 +27,7 @@ from torch.nn import functional as F
 
 from lrbnn_core.erm_prior import DropoutERM, stage_generators
 from lrbnn_core.objectives.bounds import bound_objective, bounded_cross_entropy
+from lrbnn_core.priors import gaussian_kl_elementwise
 from lrbnn_core.training.flat import FlatStep
 from lrbnn_core.training.loop import _seeded_generators
 
@@ -122,7 +123,6 @@ def bound_stacked(
     gens = [_seeded_generators(seed, torch.device("cpu")) for seed in seeds]
     x, y = torch.stack(xs), torch.stack(ys)
     rows, n, bs = torch.arange(len(models)).unsqueeze(1), x.shape[1], k["batch_size"]
-    entries = sum(blk[0][0].numel() for blk in stacked)
     last = len(stacked) // 3 - 1
     with FlatStep(leaves, lambda ts: torch.optim.Adam(ts, lr=k["lr"])) as flat:  # type: ignore[arg-type]
         for _ in range(k["epochs"]):
@@ -139,12 +139,13 @@ def bound_stacked(
                             [torch.randn(shape, generator=g[1], dtype=mean.dtype) for g in gens]
                         )
                         w.append(std * eps + mean)
-                        kls.append(floor.kl_terms(std, mean, loc, scale).flatten(1).sum(1))
+                        kl_entries = gaussian_kl_elementwise(mean, std, loc, scale)
+                        kls.append(kl_entries.flatten(1).sum(1))
                     bias, a, b = w
                     h = h @ b @ a.transpose(1, 2) + bias.unsqueeze(1)
                     if i < last:
                         h = torch.relu(h)
-                kl = torch.stack(kls).sum(0) + (k["penalty"] - 0.5 * entries)
+                kl = torch.stack(kls).sum(0) + k["penalty"]
                 targets = y[rows, idx]
                 value = sum(
                     bound_objective(
